@@ -1,0 +1,109 @@
+"""Figures shared by the notebooks: image grids, latent scatters, interpolations, curves.
+
+Every function draws on a Matplotlib axis (a new figure when none is given), gives it a title and
+axis labels, and returns the figure, so that a notebook can also save it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def _as_images(images, side: int = 28) -> np.ndarray:
+    if isinstance(images, torch.Tensor):
+        images = images.detach().cpu().numpy()
+    images = np.asarray(images, dtype=np.float32)
+    return images.reshape(len(images), side, side)
+
+
+def image_grid(images, nrow: int, side: int = 28, pad: int = 2) -> np.ndarray:
+    """Tile ``images`` (``[N, side*side]`` or ``[N, side, side]``) row-major into one array."""
+    images = _as_images(images, side)
+    ncol = -(-len(images) // nrow)
+    grid = np.ones((nrow * (side + pad) - pad, ncol * (side + pad) - pad), dtype=np.float32)
+    for k, image in enumerate(images):
+        r, c = divmod(k, ncol)
+        grid[r * (side + pad): r * (side + pad) + side, c * (side + pad): c * (side + pad) + side] = image
+    return grid
+
+
+def show_grid(images, nrow: int, title: str, row_labels: Sequence[str] = (),
+              col_labels: Sequence[str] = (), ax=None, side: int = 28):
+    """Show a grid of images with a title and optional row and column labels."""
+    ncol = -(-len(images) // nrow)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 0.9 * ncol), max(2.0, 0.9 * nrow + 0.6)))
+    ax.imshow(image_grid(images, nrow, side), cmap="gray", vmin=0.0, vmax=1.0)
+    ax.set_title(title)
+    step = side + 2
+    ax.set_yticks([r * step + side / 2 for r in range(len(row_labels))], list(row_labels))
+    ax.set_xticks([c * step + side / 2 for c in range(len(col_labels))], list(col_labels))
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    return ax.figure
+
+
+def plot_data_space(p, x, title: str = "Decoder p(x|z) for 10 prior draws z ~ N(0, I)"):
+    """Two rows for ``n`` prior draws: the Bernoulli means p(x|z), and one sample x ~ p(x|z)."""
+    images = torch.cat([torch.as_tensor(p).detach().cpu(), torch.as_tensor(x).detach().cpu()])
+    fig = show_grid(images, nrow=2, title=title, row_labels=["p(x|z)", "x ~ p(x|z)"],
+                    col_labels=[f"z{k + 1}" for k in range(len(p))])
+    fig.axes[0].set_xlabel("prior draw")
+    return fig
+
+
+def plot_latent_scatter(means, labels, title: str = "Encoder means of the training set",
+                        ax=None):
+    """Scatter of 2-D latent means, one colour per class, with a legend."""
+    means = torch.as_tensor(means).detach().cpu().numpy()
+    labels = torch.as_tensor(labels).detach().cpu().numpy()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 6))
+    cmap = plt.get_cmap("tab10")
+    for digit in range(10):
+        sel = labels == digit
+        ax.scatter(means[sel, 0], means[sel, 1], s=2, color=cmap(digit), label=str(digit),
+                   alpha=0.6, rasterized=True)
+    ax.set_xlabel("$z_1$ (mean of q(z|x))")
+    ax.set_ylabel("$z_2$ (mean of q(z|x))")
+    ax.set_title(title)
+    ax.legend(title="digit", markerscale=5, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return ax.figure
+
+
+def plot_interpolations(rows, alphas, title: str = "Decoder means along z_a = a*mu_a + (1-a)*mu_b"):
+    """One row of decoded images per pair, one column per interpolation weight alpha."""
+    rows = [torch.as_tensor(r).detach().cpu() for r in rows]
+    images = torch.cat(rows)
+    fig = show_grid(images, nrow=len(rows), title=title,
+                    row_labels=[f"pair {k + 1}" for k in range(len(rows))],
+                    col_labels=[f"{a:.1f}" for a in alphas])
+    fig.axes[0].set_xlabel("alpha")
+    return fig
+
+
+def plot_history(history, ylabel: str = "ELBO (nats)", title: str = "Training curve"):
+    """Train and test objective per epoch."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(history.epoch, history.train, marker=".", label="train")
+    ax.plot(history.epoch, history.test, marker=".", label="test")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def save(fig, path: Path) -> Path:
+    """Save a figure (PNG, tight box) and return its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    return path
