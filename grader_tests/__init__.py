@@ -1,0 +1,1 @@
+"""Checks called by the notebooks' autograded cells (one module per notebook)."""
