@@ -77,14 +77,15 @@ def plot_latent_scatter(means, labels, title: str = "Encoder means of the traini
     return ax.figure
 
 
-def plot_interpolations(rows, alphas, title: str = "Decoder means along z_a = a*mu_a + (1-a)*mu_b"):
+def plot_interpolations(rows, alphas,
+                        title: str = r"Decoder means along $z_\alpha = \alpha\,\mu_a + (1-\alpha)\,\mu_b$"):
     """One row of decoded images per pair, one column per interpolation weight alpha."""
     rows = [torch.as_tensor(r).detach().cpu() for r in rows]
     images = torch.cat(rows)
     fig = show_grid(images, nrow=len(rows), title=title,
                     row_labels=[f"pair {k + 1}" for k in range(len(rows))],
                     col_labels=[f"{a:.1f}" for a in alphas])
-    fig.axes[0].set_xlabel("alpha")
+    fig.axes[0].set_xlabel(r"$\alpha$")
     return fig
 
 
