@@ -1,0 +1,315 @@
+"""Course commands: build the student release, grade example submissions, run the notebooks.
+
+    python -m dgm.course release        # solutions/ -> notebooks/ (nbgrader generate_assignment)
+    python -m dgm.course demo           # release, grade three example submissions, print the
+                                        # grade table, write feedback, run every solution
+                                        # notebook at the smoke budget with its figures
+    python -m dgm.course run-solutions  # only the last step
+
+Every temporary course lives under ``build/`` (git-ignored) unless ``--workdir`` says otherwise;
+the repository's own ``notebooks/`` is only written by ``release``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import warnings
+
+import nbformat
+from traitlets.config import Config
+
+from dgm.grading import configure
+from dgm.runtime import repo_root
+
+SOLUTION_BEGIN = "### BEGIN SOLUTION"
+
+
+def solutions_dir() -> Path:
+    return repo_root() / "solutions"
+
+
+def release_dir() -> Path:
+    return repo_root() / "notebooks"
+
+
+def assignments() -> list[str]:
+    """The assignment folders in ``solutions/``, in course order (``01_vae``, ``02_…``)."""
+    return sorted(p.name for p in solutions_dir().iterdir()
+                  if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def nbgrader_config(root: Path, *, release: Path | None = None) -> Config:
+    """nbgrader configuration for a course folder ``root`` that reads ``solutions/`` in place."""
+    c = Config()
+    configure(c, root)
+    c.CourseDirectory.source_directory = str(solutions_dir())
+    if release is not None:
+        c.CourseDirectory.release_directory = str(release)
+    else:
+        c.CourseDirectory.release_directory = "release"
+    c.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
+    c.Application.log_level = "WARN"
+    return c
+
+
+def api(root: Path, **kwargs):
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = nbgrader_config(root, **kwargs)
+    return NbGraderAPI(CourseDirectory(config=config), config=config)
+
+
+def _check(result: dict, what: str) -> None:
+    if not result.get("success", False):
+        raise RuntimeError(f"nbgrader {what} failed:\n{result.get('error') or result.get('log')}")
+
+
+def generate_release(dest: Path | None = None, names: list[str] | None = None,
+                     course: Path | None = None) -> Path:
+    """Run ``generate_assignment`` for every assignment into ``dest`` (default ``notebooks/``).
+
+    With ``course``, the assignments are recorded in that course's gradebook (as autograde
+    needs); without, a throw-away gradebook is used.
+    """
+    dest = Path(dest or release_dir())
+    with tempfile.TemporaryDirectory() as tmp:
+        nb_api = api(Path(course or tmp), release=dest)
+        for name in names or assignments():
+            _check(nb_api.generate_assignment(name, force=True, create=True),
+                   f"generate_assignment {name}")
+    return dest
+
+
+# ------------------------------------------------------------------------ example submissions -
+def _solution_sources(assignment: str) -> dict[str, dict[str, str]]:
+    """Per notebook, the source of every solution cell, by cell id."""
+    out = {}
+    for path in sorted((solutions_dir() / assignment).glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        out[path.name] = {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+                          if c.metadata.get("nbgrader", {}).get("solution")}
+    return out
+
+
+def _strip_solution_markers(source: str) -> str:
+    return "\n".join(line for line in source.splitlines()
+                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
+def filled_submission(release_nb: nbformat.NotebookNode, solutions: dict[str, str],
+                      edits: dict[str, tuple[str, str]] | None = None) -> nbformat.NotebookNode:
+    """A released notebook with its solution cells filled from the reference solution.
+
+    ``edits`` maps a cell id to ``(old, new)``: a text replacement in that cell, which is how the
+    examples (and the tests) write a realistic bug into an otherwise correct submission.
+    """
+    nb = copy.deepcopy(release_nb)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in solutions:
+            cell.source = _strip_solution_markers(solutions[gid])
+            if edits and gid in edits:
+                old, new = edits[gid]
+                if old not in cell.source:
+                    raise ValueError(f"edit for {gid}: {old!r} not found")
+                cell.source = cell.source.replace(old, new)
+    return nb
+
+
+#: The realistic bug of the "buggy" example: the variance used as the standard deviation, and a
+#: Bernoulli log-likelihood that is not safe at p = 0 or 1.
+EXAMPLE_BUGS = {
+    "01_vae": {
+        "sample_diagonal_gaussian": ("torch.sqrt(sigma_square) * ", "sigma_square * "),
+        "logpdf_bernoulli": ("p = p.clamp(eps, 1 - eps)", "pass"),
+    },
+}
+
+
+def write_example_submissions(course: Path, names: list[str]) -> list[str]:
+    """Put three students in ``course/submitted``: reference, untouched, buggy."""
+    students = ["reference", "untouched", "buggy"]
+    release = course / "release"
+    for name in names:
+        solutions = _solution_sources(name)
+        for path in sorted((release / name).glob("*.ipynb")):
+            released = nbformat.read(path, as_version=4)
+            versions = {
+                "reference": filled_submission(released, solutions[path.name]),
+                "untouched": released,
+                "buggy": filled_submission(released, solutions[path.name],
+                                           EXAMPLE_BUGS.get(name, {})),
+            }
+            for student, nb in versions.items():
+                target = course / "submitted" / student / name / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                nbformat.write(nb, target)
+    return students
+
+
+# ------------------------------------------------------------------------ grading -------------
+@dataclass(frozen=True)
+class GradeRow:
+    student: str
+    assignment: str
+    notebook: str
+    score: float
+    max_score: float
+    auto_score: float
+    auto_max: float
+    needs_manual: bool
+
+
+def grade_rows(course: Path) -> list[GradeRow]:
+    """Scores per student and notebook, read from the course's gradebook."""
+    from nbgrader.api import Gradebook
+
+    rows = []
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for assignment in gb.assignments:
+            for student in gb.students:
+                try:
+                    sub = gb.find_submission(assignment.name, student.id)
+                except Exception:  # noqa: BLE001 - no submission for this student
+                    continue
+                for nb in sub.notebooks:
+                    auto_max = sum(g.max_score for g in nb.grades if g.cell.cell_type == "code")
+                    auto_score = sum((g.auto_score or 0.0) for g in nb.grades
+                                     if g.cell.cell_type == "code")
+                    rows.append(GradeRow(student.id, assignment.name, nb.name, nb.score,
+                                         nb.max_score, auto_score, auto_max,
+                                         bool(nb.needs_manual_grade)))
+    return sorted(rows, key=lambda r: (r.student, r.assignment, r.notebook))
+
+
+def write_csv(rows: list[GradeRow], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "assignment", "notebook", "score", "max_score",
+                         "autograded_score", "autograded_max", "needs_manual_grade"])
+        for r in rows:
+            writer.writerow([r.student, r.assignment, r.notebook, f"{r.score:g}",
+                             f"{r.max_score:g}", f"{r.auto_score:g}", f"{r.auto_max:g}",
+                             r.needs_manual])
+    return path
+
+
+def format_table(rows: list[GradeRow]) -> str:
+    header = f"{'student':<12} {'notebook':<16} {'autograded':>12} {'total':>12}  manual"
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(f"{r.student:<12} {r.notebook:<16} {r.auto_score:>5g} / {r.auto_max:<4g} "
+                     f"{r.score:>5g} / {r.max_score:<4g}  "
+                     f"{'pending' if r.needs_manual else 'done'}")
+    return "\n".join(lines)
+
+
+def grade_course(course: Path, names: list[str], students: list[str]) -> dict[str, float]:
+    """Autograde and generate feedback for every student and assignment; seconds per step."""
+    nb_api = api(course)
+    timings = {}
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
+    env_before = os.environ.get("NBGRADER_EXECUTION")
+    for name in names:
+        for student in students:
+            start = time.perf_counter()
+            _check(nb_api.autograde(name, student, force=True, create=True),
+                   f"autograde {name} {student}")
+            timings[f"autograde {name} {student}"] = time.perf_counter() - start
+        _check(nb_api.generate_feedback(name, force=True), f"generate_feedback {name}")
+    if env_before is None:
+        os.environ.pop("NBGRADER_EXECUTION", None)
+    return timings
+
+
+# ------------------------------------------------------------------------ running notebooks ---
+def run_notebook(path: Path, out: Path, timeout: int = 600, env: dict | None = None) -> Path:
+    """Execute a notebook (in its own folder) and save the executed copy to ``out``."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    saved = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    return out
+
+
+def run_solutions(workdir: Path, names: list[str]) -> list[Path]:
+    """Every solution notebook at the smoke budget; executed copies and figures in ``workdir``."""
+    outputs = []
+    env = {"DGM_BUDGET": "smoke", "DGM_OUTPUT": str(workdir / "figures")}
+    for name in names:
+        for path in sorted((solutions_dir() / name).glob("*.ipynb")):
+            start = time.perf_counter()
+            out = run_notebook(path, workdir / "executed" / name / path.name, env=env)
+            print(f"  {name}/{path.name}: ran in {time.perf_counter() - start:.1f} s -> {out}")
+            outputs.append(out)
+    return outputs
+
+
+def demo(workdir: Path, names: list[str]) -> int:
+    from dgm.data import ensure_mnist
+
+    ensure_mnist()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    course = workdir / "course"
+    course.mkdir(parents=True)
+    print(f"1/4 building the student release in {release_dir()} ...")
+    generate_release(names=names)
+    generate_release(course / "release", names=names, course=course)
+    print("2/4 autograding three example submissions (reference, untouched, buggy) ...")
+    students = write_example_submissions(course, names)
+    timings = grade_course(course, names, students)
+    rows = grade_rows(course)
+    print(format_table(rows))
+    for step, seconds in timings.items():
+        print(f"  {step}: {seconds:.1f} s")
+    csv_path = write_csv(rows, workdir / "grades.csv")
+    print(f"3/4 grades: {csv_path}; feedback: {course / 'feedback'}")
+    print("4/4 running the solution notebooks at the smoke budget ...")
+    run_solutions(workdir, names)
+    print(f"figures: {workdir / 'figures'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["release", "demo", "run-solutions"])
+    parser.add_argument("--workdir", type=Path, default=repo_root() / "build" / "demo")
+    parser.add_argument("--only", nargs="*", default=None, help="assignments (default: all)")
+    args = parser.parse_args(argv)
+    names = args.only or assignments()
+    if args.command == "release":
+        print(f"release written to {generate_release(names=names)}")
+        return 0
+    if args.command == "run-solutions":
+        run_solutions(args.workdir, names)
+        return 0
+    return demo(args.workdir, names)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
