@@ -1,0 +1,40 @@
+"""Shared fixtures: the reference solution, loaded from the solution notebook itself."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("DGM_BUDGET", "smoke")
+
+
+def solution_cells(assignment: str, notebook: str | None = None) -> dict[str, str]:
+    """Source of every nbgrader solution cell of a solution notebook, by grade id."""
+    path = ROOT / "solutions" / assignment / f"{notebook or assignment}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution")}
+
+
+def load_reference(assignment: str, names: list[str], namespace: dict | None = None) -> dict:
+    """Execute the named solution cells (in notebook order) and return their namespace."""
+    cells = solution_cells(assignment)
+    ns = {"torch": torch, "nn": nn, **(namespace or {})}
+    for gid, source in cells.items():
+        if gid in names:
+            exec(compile(source, f"<{assignment}:{gid}>", "exec"), ns)  # noqa: S102
+    return ns
+
+
+@pytest.fixture(scope="session")
+def vae_reference() -> dict:
+    return load_reference("01_vae", ["decoder", "logpdf_diagonal_gaussian", "logpdf_bernoulli",
+                                     "sample_diagonal_gaussian", "sample_bernoulli",
+                                     "elbo_loss", "sample_data_space", "encode_means",
+                                     "interpolation_path"])

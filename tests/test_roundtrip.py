@@ -1,0 +1,119 @@
+"""The whole grading round trip in a temporary course, for every assignment:
+
+release → submissions (reference, untouched, buggy, tampered) → autograde → feedback → CSV.
+Expected scores are computed from the points in the source notebook, never copied from a run.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dgm import course
+from tests.test_release import hidden_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
+
+#: Test cells the buggy example must fail (and only those): see dgm.course.EXAMPLE_BUGS.
+BUGGY_FAILS = {
+    "01_vae": {"test_sample_gaussian_hidden", "test_logpdf_bernoulli_hidden"},
+}
+
+
+def points(assignment: str) -> dict[str, float]:
+    """Points of every autograded test cell of an assignment, by grade id."""
+    out = {}
+    for path in (ROOT / "solutions" / assignment).glob("*.ipynb"):
+        for cell in nbformat.read(path, 4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade"):
+                out[meta["grade_id"]] = float(meta["points"])
+    return out
+
+
+def _tampered(release_nb, solutions):
+    """A correct submission that also rewrites one test cell and deletes another."""
+    nb = course.filled_submission(release_nb, solutions,
+                                  course.EXAMPLE_BUGS["01_vae"])
+    kept = []
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid == "test_sample_gaussian_hidden":
+            cell.source = "pass  # all good"            # edited locked test cell
+        if gid == "test_logpdf_bernoulli_hidden":
+            continue                                      # deleted test cell
+        kept.append(cell)
+    nb.cells = kept
+    return nb
+
+
+@pytest.fixture(scope="module", params=sorted(BUGGY_FAILS))
+def graded(request, tmp_path_factory):
+    name = request.param
+    root = tmp_path_factory.mktemp(f"course_{name}")
+    course.generate_release(root / "release", names=[name], course=root)
+    students = course.write_example_submissions(root, [name])
+    release_nb = nbformat.read(root / "release" / name / f"{name}.ipynb", 4)
+    tampered = _tampered(release_nb, course._solution_sources(name)[f"{name}.ipynb"])
+    target = root / "submitted" / "tampered" / name / f"{name}.ipynb"
+    target.parent.mkdir(parents=True)
+    nbformat.write(tampered, target)
+    course.grade_course(root, [name], students + ["tampered"])
+    rows = {r.student: r for r in course.grade_rows(root)}
+    return name, root, rows
+
+
+def test_reference_gets_every_autograded_point(graded):
+    name, _, rows = graded
+    assert rows["reference"].auto_score == rows["reference"].auto_max == sum(points(name).values())
+
+
+def test_untouched_release_scores_zero_without_crashing(graded):
+    _, _, rows = graded
+    assert rows["untouched"].auto_score == 0
+
+
+def test_buggy_loses_exactly_the_cells_its_bugs_break(graded):
+    name, _, rows = graded
+    lost = sum(points(name)[g] for g in BUGGY_FAILS[name])
+    assert 0 < lost < rows["buggy"].auto_max
+    assert rows["buggy"].auto_score == rows["buggy"].auto_max - lost
+
+
+def test_editing_or_deleting_test_cells_gains_nothing(graded):
+    _, _, rows = graded
+    assert rows["tampered"].auto_score == rows["buggy"].auto_score
+
+
+def test_feedback_never_shows_hidden_tests(graded):
+    name, root, _ = graded
+    source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", 4)
+    secret = hidden_lines(source)
+    assert secret
+    for student in ("reference", "untouched", "buggy", "tampered"):
+        page = (root / "feedback" / student / name / f"{name}.html").read_text()
+        text = html.unescape(page)
+        for line in secret:
+            assert line not in text, f"{student}'s feedback shows hidden test code: {line}"
+        assert "hidden tests ran here" in text
+
+
+def test_feedback_keeps_the_checks_hints(graded):
+    name, root, _ = graded
+    text = html.unescape((root / "feedback" / "buggy" / name / f"{name}.html").read_text())
+    assert "How to fix:" in text
+    assert "sample_diagonal_gaussian: the samples have variance sigma_square^2" in text
+
+
+def test_csv_export(graded, tmp_path):
+    name, root, _ = graded
+    path = course.write_csv(course.grade_rows(root), tmp_path / "grades.csv")
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    assert {r["student"] for r in rows} == {"reference", "untouched", "buggy", "tampered"}
+    assert all(r["assignment"] == name and float(r["max_score"]) > 0 for r in rows)

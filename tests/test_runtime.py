@@ -1,0 +1,113 @@
+"""Budgets, device choice, seeding, the training loop, and the feedback sanitiser."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+import torch
+
+from dgm import runtime
+from dgm.grading import HIDDEN_NOTE, HideHiddenTests, strip_hidden
+from dgm.training import fit
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for var in ("NBGRADER_EXECUTION", "DGM_BUDGET", "CI"):
+        monkeypatch.delenv(var, raising=False)
+    return monkeypatch
+
+
+def test_students_get_the_full_budget(clean_env):
+    assert runtime.budget() == "full"
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({"NBGRADER_EXECUTION": "autograde"}, "smoke"),
+    ({"NBGRADER_EXECUTION": "autograde", "DGM_BUDGET": "full"}, "smoke"),  # grading stays fast
+    ({"CI": "true"}, "smoke"),
+    ({"CI": "false"}, "full"),
+    ({"CI": "true", "DGM_BUDGET": "full"}, "full"),
+    ({"DGM_BUDGET": "smoke"}, "smoke"),
+])
+def test_budget_rules(clean_env, env, expected):
+    for k, v in env.items():
+        clean_env.setenv(k, v)
+    assert runtime.budget() == expected
+
+
+def test_bad_budget_value_is_explained(clean_env):
+    clean_env.setenv("DGM_BUDGET", "tiny")
+    with pytest.raises(ValueError, match="'full' or 'smoke'"):
+        runtime.budget()
+
+
+def test_device_override_and_missing_cuda(monkeypatch):
+    monkeypatch.setenv("DGM_DEVICE", "cpu")
+    assert runtime.pick_device() == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA GPU"):
+            runtime.pick_device("cuda")
+
+
+def test_seed_everything_makes_runs_repeat():
+    runtime.seed_everything(7)
+    a = torch.randn(3)
+    runtime.seed_everything(7)
+    assert torch.equal(a, torch.randn(3))
+
+
+def test_output_dir_is_independent_of_cwd(tmp_path, monkeypatch):
+    monkeypatch.delenv("DGM_OUTPUT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert runtime.output_dir("x").parent == runtime.repo_root() / "outputs"
+
+
+def test_fit_maximises_the_objective():
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.zeros(3))
+    target = torch.tensor([1.0, -2.0, 0.5])
+    x = target + 0.01 * torch.randn(200, 3)
+    history = fit(lambda b: -((b - w) ** 2).sum(-1).mean(), [w], x, x[:50], epochs=30,
+                  batch_size=20, lr=0.05, progress=False)
+    assert history.test[-1] > history.test[0]
+    assert torch.allclose(w.detach(), target, atol=0.05)
+
+
+def test_fit_stops_on_nan_with_advice():
+    w = torch.nn.Parameter(torch.zeros(1))
+    with pytest.raises(FloatingPointError, match="log\\(0\\)"):
+        fit(lambda b: (w * b).sum() * float("nan"), [w], torch.ones(4, 1), None, epochs=1,
+            batch_size=2, progress=False)
+
+
+# ------------------------------------------------------------------------ feedback ------------
+SOURCE = """checks.check_visible(f)
+### BEGIN HIDDEN TESTS
+secret_case = build_the_secret_case(seed=123)
+checks.check_hidden(f, secret_case)
+### END HIDDEN TESTS"""
+
+
+def test_strip_hidden_removes_the_region():
+    out, found = strip_hidden(SOURCE)
+    assert found and "secret" not in out and HIDDEN_NOTE in out
+    assert out.startswith("checks.check_visible(f)")
+    assert strip_hidden("print(1)") == ("print(1)", False)
+
+
+def test_feedback_preprocessor_keeps_message_drops_traceback():
+    cell = nbformat.v4.new_code_cell(SOURCE)
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name="stdout", text="secret_case = 42\n"),
+        nbformat.v4.new_output("error", ename="CheckFailed", evalue="f: wrong sign\n  How to fix: x",
+                               traceback=["Traceback", "  secret_case = build_the_secret_case()",
+                                          "CheckFailed: f: wrong sign"]),
+    ]
+    plain = nbformat.v4.new_code_cell("x = 1")
+    nb = nbformat.v4.new_notebook(cells=[cell, plain])
+    nb, _ = HideHiddenTests().preprocess(nb, {})
+    text = nbformat.writes(nb)
+    assert "secret" not in text
+    assert nb.cells[0].outputs[0].traceback == ["CheckFailed: f: wrong sign\n  How to fix: x"]
+    assert nb.cells[1].source == "x = 1"
