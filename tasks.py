@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""The course's two entry points; each creates the environment (.venv) when it is missing.
+
+    python3 tasks.py demo   # set up, build the release, grade examples, run every notebook
+    python3 tasks.py test   # set up, run the whole test suite
+
+Needs only Python >= 3.11 and access to the package registry. The environment is rebuilt when
+pyproject.toml or constraints.txt change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = Path(os.environ.get("DGM_VENV", ROOT / ".venv"))
+STAMP = VENV / ".dgm-installed"
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def _fingerprint() -> str:
+    h = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        h.update((ROOT / name).read_bytes())
+    return h.hexdigest()
+
+
+def ensure_environment() -> Path:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python >= 3.11 is needed, this is {sys.version.split()[0]}")
+    python = venv_python()
+    if not python.exists():
+        print(f"creating the environment in {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    if not STAMP.exists() or STAMP.read_text() != _fingerprint():
+        print("installing the course and its pinned dependencies (first time: a few minutes) ...",
+              flush=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[test]"], check=True)
+        STAMP.write_text(_fingerprint())
+    return python
+
+
+def run(python: Path, *args: str, env: dict | None = None) -> int:
+    return subprocess.run([str(python), *args], cwd=ROOT, env={**os.environ, **(env or {})}
+                          ).returncode
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0] not in ("demo", "test"):
+        print(__doc__)
+        return 2
+    python = ensure_environment()
+    code = run(python, "-m", "dgm.data")          # MNIST, built offline when missing
+    if code:
+        return code
+    if argv[0] == "demo":
+        return run(python, "-m", "dgm.course", "demo")
+    workers = "2" if (os.cpu_count() or 1) >= 2 else "1"
+    return run(python, "-m", "pytest", "-n", workers, "--dist", "loadscope",
+               "tests", "--nbval-lax", "solutions", "-p", "no:cacheprovider",
+               env={"DGM_BUDGET": "smoke", "DGM_OUTPUT": str(ROOT / "build" / "test-outputs")})
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
