@@ -50,8 +50,10 @@ def ensure_environment() -> Path:
 
 
 def run(python: Path, *args: str, env: dict | None = None) -> int:
-    return subprocess.run([str(python), *args], cwd=ROOT, env={**os.environ, **(env or {})}
-                          ).returncode
+    """Run the environment's Python as if the environment were activated (tools on PATH)."""
+    path = os.pathsep.join([str(python.parent), os.environ.get("PATH", "")])
+    full_env = {**os.environ, "PATH": path, "VIRTUAL_ENV": str(VENV), **(env or {})}
+    return subprocess.run([str(python), *args], cwd=ROOT, env=full_env).returncode
 
 
 def main(argv: list[str]) -> int:

@@ -58,11 +58,21 @@ def nbgrader_config(root: Path, *, release: Path | None = None) -> Config:
     else:
         c.CourseDirectory.release_directory = "release"
     c.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
+    c.Exchange.root = str(Path(root) / "exchange")
     c.Application.log_level = "WARN"
     return c
 
 
+def _tools_on_path() -> None:
+    """nbgrader runs ``alembic`` (its gradebook migrations) by name: make it findable even when
+    this environment was not activated."""
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
+
+
 def api(root: Path, **kwargs):
+    _tools_on_path()
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
