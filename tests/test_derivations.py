@@ -92,3 +92,69 @@ def test_i_j_lagrangian_gives_the_posterior(k):
     assert all(sp.simplify(a - b) == 0 for a, b in zip(r["solution"], r["posterior"]))
     assert all(h.is_negative for h in r["hessian_diag"])             # a maximum
     assert r["bound_minus_log_evidence"] == 0                        # the bound is tight there
+
+
+# ------------------------------------------------------------------------ notebook 02 ---------
+from derivations import beta_vae as B  # noqa: E402
+from derivations import echo as E  # noqa: E402
+
+
+def test_02a_gaussian_decoder_is_scaled_squared_error():
+    r = B.gaussian_decoder_nll()
+    assert r["nll_minus_reference"] == 0
+    assert sp.simplify(r["scale"] - 1 / (2 * B.sigma ** 2)) == 0
+    assert B.x not in r["constant"].free_symbols and B.x_hat not in r["constant"].free_symbols
+    assert r["scale_at_half"] == 1
+
+
+def test_02b_beta_vae_is_a_vae_with_decoder_variance_beta_over_2():
+    assert B.beta_vae_as_decoder_variance()["gap_at_sigma2_beta_half"] == 0
+
+
+def test_02b_collapsed_decoder_outputs_the_mean_image():
+    r = B.posterior_collapse_mean_image()
+    assert sp.simplify(r["argmin"] - r["mean"]) == 0
+
+
+def test_02c_rate_is_mutual_information_plus_aggregate_kl():
+    r = B.rate_decomposition()
+    assert r["gap"] == 0
+    # Numerically: I <= rate, with equality when the aggregate posterior is the prior.
+    pi, a, b, rr = r["symbols"]
+    point = {pi: sp.Rational(1, 3), a: sp.Rational(4, 5), b: sp.Rational(1, 4), rr: sp.Rational(1, 2)}
+    assert sp.N(r["mi"].subs(point)) < sp.N(r["rate"].subs(point))
+    qz0 = sp.Rational(1, 3) * sp.Rational(4, 5) + sp.Rational(2, 3) * sp.Rational(1, 4)
+    assert abs(sp.N((r["rate"] - r["mi"]).subs({**point, rr: qz0}))) < 1e-12
+
+
+def test_02c_minibatch_estimate_is_capped_at_log_n():
+    r = B.minibatch_mi_cap()
+    assert r["term_minus_cap"] == 0
+    excess = r["term"].subs({r["a"]: 2, r["S"]: 0, r["N"]: 64}) - sp.log(64)
+    assert sp.simplify(excess) == 0                       # reached when the others add nothing
+    assert sp.N(r["term"].subs({r["a"]: 2, r["S"]: 1, r["N"]: 64})) < sp.N(sp.log(64))
+
+
+# ------------------------------------------------------------------------ notebook 03 ---------
+def test_03_recursion_unrolls_to_the_series():
+    assert E.recursion_to_z3()["gap"] == 0
+
+
+def test_03_linear_gaussian_stationary_law():
+    r = E.linear_gaussian_stationary_variance()
+    assert sp.simplify(r["fixed_point"] - r["expected"]) == 0
+    assert sp.simplify(r["series"] - r["expected"]) == 0
+
+
+def test_03_rate_is_minus_log_abs_s():
+    r = E.linear_gaussian_rate()
+    assert sp.simplify(r["mi"] - r["expected"]) == 0
+    assert sp.N(r["mi"].subs(E.s, sp.Rational(1, 2))) > 0          # a mutual information is >= 0
+    # The sign-less statement "I = log|s|" would be negative for every convergent |s| < 1.
+    assert sp.N(-r["expected"].subs(E.s, sp.Rational(1, 2))) < 0
+
+
+def test_03_clip_makes_the_tail_negligible():
+    r = E.clip_for_truncation(50)
+    assert float(r["tail_factor"]) <= 2.0 ** -23 * (1 + 1e-9)
+    assert 0.7 < float(r["s_max"]) < 0.75
