@@ -108,3 +108,42 @@ def save(fig, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     return path
+
+
+def plot_rate_distortion(series: dict, title: str = "Rate–distortion plane (test set)"):
+    """Left: each series of :class:`dgm.rd.RDPoint` on the rate–distortion plane, labelled by beta.
+    Right: rate and the minibatch estimate of I(x; z) against beta, with the estimator's cap."""
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    markers = iter(["o-", "s--", "^:", "D-."])
+    for name, points in series.items():
+        if not points:
+            continue
+        points = sorted(points, key=lambda p: p.rate)
+        ax.plot([p.rate for p in points], [p.distortion for p in points], next(markers),
+                label=name)
+        for p in points:
+            ax.annotate(f"β={p.beta:g}", (p.rate, p.distortion), textcoords="offset points",
+                        xytext=(4, 4), fontsize=8)
+        with_mi = [p for p in points if p.mutual_information == p.mutual_information]
+        if with_mi:
+            with_mi = sorted(with_mi, key=lambda p: p.beta)
+            betas = [p.beta for p in with_mi]
+            ax2.plot(betas, [p.rate for p in with_mi], "o-", label=f"{name}: rate")
+            ax2.plot(betas, [p.mutual_information for p in with_mi], "s--",
+                     label=f"{name}: I(x;z) estimate")
+            ax2.axhline(with_mi[0].mi_cap, color="gray", lw=0.8, ls=":",
+                        label=f"cap log N = {with_mi[0].mi_cap:.2f}")
+    ax.set_xlabel("rate (nats per image)")
+    ax.set_ylabel("distortion (summed squared error per image)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax2.set_xscale("log")
+    ax2.set_xlabel("β")
+    ax2.set_ylabel("nats per image")
+    ax2.set_title("Rate and mutual information estimate")
+    ax2.grid(alpha=0.3)
+    if ax2.lines:
+        ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -48,11 +48,12 @@ def evaluate(objective: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
 def fit(objective: Callable[[torch.Tensor], torch.Tensor], params: Iterable[torch.nn.Parameter],
         train: torch.Tensor, test: torch.Tensor | None, *, epochs: int, batch_size: int,
         lr: float = 1e-3, seed: int = 0, modules: Iterable[torch.nn.Module] = (),
-        progress: bool = True, name: str = "objective") -> History:
+        progress: bool = True, verbose: bool = True, name: str = "objective",
+        desc: str = "epochs") -> History:
     """Maximise ``objective(x_batch)`` (a scalar, e.g. the ELBO) with Adam.
 
-    Shows a progress bar per epoch and, after each epoch, the mean objective on the training data
-    (as seen during the epoch) and on ``test``. ``modules`` are switched to train/eval mode around
+    Shows a progress bar over the epochs (labelled ``desc``) and, with ``verbose``, prints after
+    each epoch the mean objective on the training data (as seen during the epoch) and on ``test``. ``modules`` are switched to train/eval mode around
     the evaluation. A non-finite objective stops the run with an error that says where it broke.
     """
     params = list(params)
@@ -60,7 +61,7 @@ def fit(objective: Callable[[torch.Tensor], torch.Tensor], params: Iterable[torc
     optimizer = torch.optim.Adam(params, lr=lr)
     loader = TensorLoader(train, batch_size=batch_size, shuffle=True, seed=seed)
     history = History()
-    bar = tqdm(range(1, epochs + 1), desc="epochs", unit="epoch", disable=not progress)
+    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress)
     for epoch in bar:
         start = time.perf_counter()
         for m in modules:
@@ -89,7 +90,7 @@ def fit(objective: Callable[[torch.Tensor], torch.Tensor], params: Iterable[torc
         history.test.append(test_value)
         history.seconds.append(time.perf_counter() - start)
         bar.set_postfix(train=f"{history.train[-1]:.2f}", test=f"{test_value:.2f}")
-        if progress:
+        if progress and verbose:
             bar.write(f"epoch {epoch:4d}  train {name} {history.train[-1]:9.3f}  "
                       f"test {name} {test_value:9.3f}  ({history.seconds[-1]:.1f} s)")
     return history
