@@ -38,3 +38,15 @@ def vae_reference() -> dict:
                                      "sample_diagonal_gaussian", "sample_bernoulli",
                                      "elbo_loss", "sample_data_space", "encode_means",
                                      "interpolation_path"])
+
+
+@pytest.fixture(scope="session")
+def beta_vae_reference() -> dict:
+    return load_reference("02_beta_vae", ["kl_diagonal_gaussian", "beta_vae_loss",
+                                          "log_aggregate_posterior"],
+                          {"Normal": torch.distributions.Normal})
+
+
+@pytest.fixture(scope="session")
+def echo_reference() -> dict:
+    return load_reference("03_echo", ["echo_sample", "echo_rate"])
