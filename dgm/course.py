@@ -137,12 +137,20 @@ def filled_submission(release_nb: nbformat.NotebookNode, solutions: dict[str, st
     return nb
 
 
-#: The realistic bug of the "buggy" example: the variance used as the standard deviation, and a
-#: Bernoulli log-likelihood that is not safe at p = 0 or 1.
+#: The realistic bugs of the "buggy" example, per assignment: (cell id -> (old text, new text)).
 EXAMPLE_BUGS = {
-    "01_vae": {
+    "01_vae": {   # the variance used as the standard deviation; log(0) not guarded
         "sample_diagonal_gaussian": ("torch.sqrt(sigma_square) * ", "sigma_square * "),
         "logpdf_bernoulli": ("p = p.clamp(eps, 1 - eps)", "pass"),
+    },
+    "02_beta_vae": {   # squared error averaged over pixels; log(sum(exp)) instead of logsumexp
+        "beta_vae_loss": ("((x - x_recon) ** 2).sum(-1)", "((x - x_recon) ** 2).mean(-1)"),
+        "log_aggregate_posterior": ("torch.logsumexp(log_q, dim=1)",
+                                    "torch.log(torch.exp(log_q).sum(1))"),
+    },
+    "03_echo": {   # an off-by-one that lets an example echo itself; log of a negative s
+        "echo_sample": ("(rows + shift) % batch", "(rows + shift - 1) % batch"),
+        "echo_rate": ("torch.log(torch.abs(s_x))", "torch.log(s_x)"),
     },
 }
 

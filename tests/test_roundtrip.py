@@ -19,9 +19,17 @@ from tests.test_release import hidden_lines
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
-#: Test cells the buggy example must fail (and only those): see dgm.course.EXAMPLE_BUGS.
+#: Test cells the buggy example must fail (and only those), and a hint its feedback must show:
+#: see dgm.course.EXAMPLE_BUGS.
 BUGGY_FAILS = {
     "01_vae": {"test_sample_gaussian_hidden", "test_logpdf_bernoulli_hidden"},
+    "02_beta_vae": {"test_loss_contract", "test_loss_hidden", "test_agg_hidden"},
+    "03_echo": {"test_sample_contract", "test_sample_hidden", "test_rate_hidden"},
+}
+BUGGY_HINTS = {
+    "01_vae": "sample_diagonal_gaussian: the samples have variance sigma_square^2",
+    "02_beta_vae": "beta_vae_loss: the squared error is averaged over pixels",
+    "03_echo": "echo_sample: the echoes come from the example itself",
 }
 
 
@@ -36,16 +44,16 @@ def points(assignment: str) -> dict[str, float]:
     return out
 
 
-def _tampered(release_nb, solutions):
-    """A correct submission that also rewrites one test cell and deletes another."""
-    nb = course.filled_submission(release_nb, solutions,
-                                  course.EXAMPLE_BUGS["01_vae"])
+def _tampered(name, release_nb, solutions):
+    """The buggy submission, which also empties one failing test cell and deletes another."""
+    nb = course.filled_submission(release_nb, solutions, course.EXAMPLE_BUGS[name])
+    edited, deleted = sorted(BUGGY_FAILS[name])[:2]
     kept = []
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid == "test_sample_gaussian_hidden":
+        if gid == edited:
             cell.source = "pass  # all good"            # edited locked test cell
-        if gid == "test_logpdf_bernoulli_hidden":
+        if gid == deleted:
             continue                                      # deleted test cell
         kept.append(cell)
     nb.cells = kept
@@ -59,7 +67,7 @@ def graded(request, tmp_path_factory):
     course.generate_release(root / "release", names=[name], course=root)
     students = course.write_example_submissions(root, [name])
     release_nb = nbformat.read(root / "release" / name / f"{name}.ipynb", 4)
-    tampered = _tampered(release_nb, course._solution_sources(name)[f"{name}.ipynb"])
+    tampered = _tampered(name, release_nb, course._solution_sources(name)[f"{name}.ipynb"])
     target = root / "submitted" / "tampered" / name / f"{name}.ipynb"
     target.parent.mkdir(parents=True)
     nbformat.write(tampered, target)
@@ -107,7 +115,7 @@ def test_feedback_keeps_the_checks_hints(graded):
     name, root, _ = graded
     text = html.unescape((root / "feedback" / "buggy" / name / f"{name}.html").read_text())
     assert "How to fix:" in text
-    assert "sample_diagonal_gaussian: the samples have variance sigma_square^2" in text
+    assert BUGGY_HINTS[name] in text
 
 
 def test_csv_export(graded, tmp_path):
