@@ -65,6 +65,18 @@ def close(a: Any, b: Any, atol: float = 1e-4, rtol: float = 1e-4) -> bool:
     return bool(ok.all())
 
 
+def explain_mismatch(what: str, out: Any, known: list[tuple[Any, str, str]], problem: str,
+                     hint: str, atol: float = 1e-4, rtol: float = 1e-4) -> None:
+    """Raise for a wrong ``out``: name the first known mistake it matches, else ``problem``.
+
+    ``known`` lists ``(what that mistake would return, problem, hint)``.
+    """
+    for candidate, known_problem, known_hint in known:
+        if close(out, candidate, atol=atol, rtol=rtol):
+            raise CheckFailed(what, known_problem, known_hint)
+    raise CheckFailed(what, problem, hint)
+
+
 def require_tensor(what: str, value: Any, shape: tuple[int, ...] | None = None,
                    hint_shape: str = "") -> _torch.Tensor:
     """Fail unless ``value`` is a tensor of ``shape`` (if given)."""

@@ -9,7 +9,8 @@ import sympy as sp
 import torch
 
 from grader_tests import symbolic
-from grader_tests._core import CheckFailed, call, close, generator, require_tensor, with_globals
+from grader_tests._core import (CheckFailed, call, close, explain_mismatch, generator,
+                                require_tensor, with_globals)
 
 
 def ref_kl_diagonal_gaussian(mu, sigma_square):
@@ -87,10 +88,7 @@ def check_kl_diagonal_gaussian(fn, level: str = "visible"):
             (0.5 * (var + mu ** 2 - 1 + torch.log(var)).sum(-1), "the log term has the wrong sign",
              "KL = 1/2 sum(sigma_square + mu^2 - 1 - log sigma_square)"),
         ]
-        for candidate, problem, hint in known:
-            if close(out, candidate):
-                raise CheckFailed(what, problem, hint)
-        raise CheckFailed(what, "values differ from KL(N(mu, sigma_square) || N(0, I))",
+        explain_mismatch(what, out, known, "values differ from KL(N(mu, sigma_square) || N(0, I))",
                           "KL = 1/2 sum_d (sigma_square_d + mu_d^2 - 1 - log sigma_square_d)")
     if level == "hidden":
         out = call(what, fn, torch.zeros(3, 4), torch.ones(3, 4))
@@ -144,11 +142,9 @@ def check_beta_vae_loss(fn, level: str = "visible"):
              "this notebook's distortion is the summed squared error"),
             ((dist - beta * kl).mean(), "the KL term has the wrong sign", "add beta * KL"),
         ]
-        for candidate, problem, hint in known:
-            if close(out, candidate, atol=1e-4):
-                raise CheckFailed(what, problem, hint)
-        raise CheckFailed(what, "value differs from mean[sum_j (x_j - x_recon_j)^2 + beta KL]",
-                          "compute the per-image distortion and KL, combine, then average")
+        explain_mismatch(what, out, known,
+                         "value differs from mean[sum_j (x_j - x_recon_j)^2 + beta KL]",
+                         "compute the per-image distortion and KL, combine, then average", atol=1e-4)
 
 
 def check_log_aggregate_posterior(fn, level: str = "visible"):
@@ -181,12 +177,10 @@ def check_log_aggregate_posterior(fn, level: str = "visible"):
         if m == n:
             known.append((log_q.diagonal(), "you used only q(z_i | x_i)",
                           "mix over every x_j of the batch"))
-        for candidate, problem, hint in known:
-            if close(out, candidate, atol=1e-4):
-                raise CheckFailed(what, problem, hint)
-        raise CheckFailed(what, "values differ from log (1/N) sum_j N(z_i; mu_j, sigma_square_j)",
-                          "compute the [M, N] matrix of log N(z_i; mu_j, sigma_square_j), then "
-                          "torch.logsumexp over j and subtract log N")
+        explain_mismatch(what, out, known,
+                         "values differ from log (1/N) sum_j N(z_i; mu_j, sigma_square_j)",
+                         "compute the [M, N] matrix of log N(z_i; mu_j, sigma_square_j), then "
+                         "torch.logsumexp over j and subtract log N", atol=1e-4)
     if level == "hidden":
         # Far-away components: exp underflows to 0, so a naive log(sum(exp(...))) gives -inf.
         z = torch.tensor([[40.0], [-40.0]])

@@ -13,7 +13,8 @@ import sympy as sp
 import torch
 
 from grader_tests import symbolic
-from grader_tests._core import CheckFailed, call, close, generator, require_tensor
+from grader_tests._core import (CheckFailed, call, close, explain_mismatch, generator,
+                                require_tensor)
 
 
 def _answers():
@@ -152,10 +153,8 @@ def check_echo_rate(fn, level: str = "visible"):
                  (ref / 4, "you averaged over dimensions", "sum over dimensions: log|det S| of "
                                                            "a diagonal S is sum_d log|s_d|"),
                  (2 * ref, "the rate is doubled", "use log|s|, not log s^2")]
-        for candidate, problem, hint in known:
-            if close(out, candidate):
-                raise CheckFailed(what, problem, hint)
-        raise CheckFailed(what, "values differ from -sum_d log|s_d|", "return -sum_d log|s_d|")
+        explain_mismatch(what, out, known,
+                         "values differ from -sum_d log|s_d|", "return -sum_d log|s_d|")
     if level == "hidden":
         s_neg = torch.tensor([[-0.5, 0.25]])
         out = require_tensor(what, call(what, fn, s_neg), (1,))

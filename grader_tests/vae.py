@@ -18,7 +18,8 @@ from torch import nn
 from torch.distributions import Normal
 
 from grader_tests import symbolic
-from grader_tests._core import CheckFailed, call, close, generator, require_tensor, with_globals
+from grader_tests._core import (CheckFailed, call, close, explain_mismatch, generator,
+                                require_tensor, with_globals)
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -183,10 +184,7 @@ def _diagnose_gaussian(what, out, z, mu, var):
          "the exponent is -(z - mu)^2 / (2 sigma_square)"),
         (-ref, "the sign is flipped", "return the log-density, not its negative"),
     ]
-    for candidate, problem, hint in known:
-        if close(out, candidate):
-            raise CheckFailed(what, problem, hint)
-    raise CheckFailed(what, "values differ from log N(z; mu, diag(sigma_square))",
+    explain_mismatch(what, out, known, "values differ from log N(z; mu, diag(sigma_square))",
                       "compute -1/2 * sum_d [log(2 pi sigma_square_d) + (z_d - mu_d)^2 / "
                       "sigma_square_d]")
 
@@ -240,11 +238,9 @@ def _diagnose_bernoulli(what, out, x, p):
         ((torch.xlogy(p, x.clamp(1e-7, 1)) + torch.xlogy(1 - p, (1 - x).clamp(1e-7, 1))).sum(-1),
          "x and p are swapped", "the data x is the exponent; p is the probability"),
     ]
-    for candidate, problem, hint in known:
-        if close(out, candidate, atol=1e-3):
-            raise CheckFailed(what, problem, hint)
-    raise CheckFailed(what, "values differ from sum_j x_j log p_j + (1 - x_j) log(1 - p_j)",
-                      "compute the Bernoulli log-likelihood per pixel and sum over pixels")
+    explain_mismatch(what, out, known,
+                     "values differ from sum_j x_j log p_j + (1 - x_j) log(1 - p_j)",
+                     "compute the Bernoulli log-likelihood per pixel and sum over pixels", atol=1e-3)
 
 
 def check_logpdf_bernoulli(fn, level: str = "visible"):
@@ -416,11 +412,9 @@ def check_elbo_loss(fn, level: str = "visible"):
                 ((log_px + log_pz + log_q).mean(), "log q(z|x) has the wrong sign",
                  "the ELBO subtracts log q(z|x)"),
             ]
-            for candidate, problem, hint in known:
-                if close(out, candidate, atol=1e-3):
-                    raise CheckFailed(what, problem, hint)
-            raise CheckFailed(what, "value differs from mean[log p(x|z) + log p(z) - log q(z|x)]",
-                              "combine the three log-densities per example, then average")
+            explain_mismatch(what, out, known,
+                             "value differs from mean[log p(x|z) + log p(z) - log q(z|x)]",
+                             "combine the three log-densities per example, then average", atol=1e-3)
         if level == "hidden":
             if not out.requires_grad:
                 raise CheckFailed(what, "no gradient reaches mu, sigma_square or p",
