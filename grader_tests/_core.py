@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import types
+import warnings
 from typing import Any, Callable
 
 import numpy as _np
@@ -91,12 +92,19 @@ def require_tensor(what: str, value: Any, shape: tuple[int, ...] | None = None,
 
 
 def call(what: str, fn: Callable, *args, **kwargs):
-    """Call the student's function, turning a crash into a message that names the call."""
+    """Call the student's function, turning a crash into a message that names the call.
+
+    Warnings raised inside it are silenced (see the comment below).
+    """
     if fn is None or not callable(fn):
         raise CheckFailed(what, "is not defined (or is not a function)",
                           "run the cell that defines it first, and keep the name unchanged")
     try:
-        return fn(*args, **kwargs)
+        # nbgrader scores a test cell 0 if it writes anything to stderr: a harmless warning
+        # raised by correct student code must not cost points.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args, **kwargs)
     except NotImplementedError:
         raise CheckFailed(what, "is not implemented yet",
                           "replace `raise NotImplementedError()` with your code") from None

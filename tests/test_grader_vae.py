@@ -427,3 +427,17 @@ def test_number_and_choice_answers():
             checks.check_encoder_outputs(wrong)
     with pytest.raises(CheckFailed, match="not equivalent"):
         checks.check_kl_self(1)
+
+
+def test_a_warning_from_correct_code_costs_nothing(vae_reference):
+    """nbgrader gives 0 to a test cell that writes to stderr: checks must keep warnings quiet."""
+    import warnings
+
+    def noisy(x, p):
+        warnings.warn("a harmless warning from the student's code", UserWarning)
+        return vae_reference["logpdf_bernoulli"](x, p)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        checks.check_logpdf_bernoulli(noisy, level="hidden")
+    assert [str(w.message) for w in caught] == []
