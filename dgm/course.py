@@ -48,10 +48,13 @@ def assignments() -> list[str]:
                   if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-def nbgrader_config(root: Path, *, release: Path | None = None) -> Config:
+def nbgrader_config(root: Path, *, release: Path | None = None,
+                    cell_timeout: int | None = None) -> Config:
     """nbgrader configuration for a course folder ``root`` that reads ``solutions/`` in place."""
     c = Config()
     configure(c, root)
+    if cell_timeout is not None:
+        c.Execute.timeout = c.RobustExecute.timeout = cell_timeout
     c.CourseDirectory.source_directory = str(solutions_dir())
     if release is not None:
         c.CourseDirectory.release_directory = str(release)
@@ -234,9 +237,10 @@ def format_table(rows: list[GradeRow]) -> str:
     return "\n".join(lines)
 
 
-def grade_course(course: Path, names: list[str], students: list[str]) -> dict[str, float]:
+def grade_course(course: Path, names: list[str], students: list[str],
+                 cell_timeout: int | None = None) -> dict[str, float]:
     """Autograde and generate feedback for every student and assignment; seconds per step."""
-    nb_api = api(course)
+    nb_api = api(course, cell_timeout=cell_timeout)
     timings = {}
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy noise
     env_before = os.environ.get("NBGRADER_EXECUTION")

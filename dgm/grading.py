@@ -15,9 +15,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbclient.exceptions import DeadKernelError
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
-from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, GetGrades,
+                                    IgnorePattern, LimitOutput, NbGraderPreprocessor,
+                                    SaveAutoGrades)
 from traitlets import Unicode
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
@@ -69,6 +73,52 @@ class HideHiddenTests(NbGraderPreprocessor):
         return cell, resources
 
 
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                        traceback=[f"{ename}: {evalue}"])
+
+
+class RobustExecute(Execute):
+    """nbgrader's executor, except that a kernel that dies ends the *execution*, not the grading.
+
+    A submission that calls ``os._exit``, segfaults or runs out of memory kills its kernel; nbgrader
+    then fails the whole notebook. Here the cells that ran keep their outputs, the cell that was
+    running gets an error saying the kernel died, and the cells after it stay unexecuted, which
+    :class:`ZeroUnexecutedTests` scores 0.
+    """
+
+    def preprocess_cell(self, cell, resources, index):
+        self._running_index = index
+        return super().preprocess_cell(cell, resources, index)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._running_index = None
+        try:
+            return super().preprocess(nb, resources, km)
+        except DeadKernelError as exc:
+            self.log.warning("The kernel died while grading (%s); the remaining cells score 0.",
+                             exc)
+            if self._running_index is not None:
+                nb.cells[self._running_index].setdefault("outputs", []).append(_error(
+                    "DeadKernelError", "the kernel died while running this cell (it may have "
+                    "run out of memory, crashed, or called os._exit): no later cell ran"))
+            return nb, resources
+
+
+class ZeroUnexecutedTests(NbGraderPreprocessor):
+    """A test that did not run scores 0 (nbgrader scores a test cell without an error as passed,
+    so after a dead kernel every remaining test would count as passed: nbgrader issue #427)."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if (cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
+                and cell.get("execution_count") is None
+                and not any(o.get("output_type") == "error" for o in cell.get("outputs", []))):
+            cell.setdefault("outputs", []).append(_error(
+                "TestNotRun", "this test did not run (the notebook stopped before it), so it "
+                "scores 0. Make sure the notebook runs from top to bottom."))
+        return cell, resources
+
+
 def configure(c, root: Path | str) -> None:
     """Fill an nbgrader ``Config`` for a course folder ``root`` holding ``solutions/``."""
     c.CourseDirectory.root = str(root)
@@ -79,7 +129,11 @@ def configure(c, root: Path | str) -> None:
     c.ExecutePreprocessor.timeout = CELL_TIMEOUT
     c.Execute.timeout = CELL_TIMEOUT
     c.Execute.interrupt_on_timeout = True
+    c.RobustExecute.timeout = CELL_TIMEOUT
     c.OverwriteCells.add_missing_cells = True
+    c.Autograde.autograde_preprocessors = [
+        RobustExecute, ZeroUnexecutedTests, IgnorePattern, ClearMetadataPreprocessor,
+        LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
     c.LimitOutput.max_lines = 200
     c.LimitOutput.max_traceback = 60
     # Feedback: hidden tests are removed before the notebook is rendered.
