@@ -1,0 +1,61 @@
+"""The instructor's command: a plain folder of returned notebooks in, grades and feedback out;
+the same scores with one worker or two."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dgm import course
+from dgm.grade import find_submissions, grade_class
+
+NAME = "01_vae"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory):
+    """As downloaded from an LMS: one file per student, named <student>_<notebook>.ipynb."""
+    folder = tmp_path_factory.mktemp("inbox")
+    release = course.generate_release(folder.parent / "release_for_inbox", names=[NAME])
+    released = nbformat.read(release / NAME / f"{NAME}.ipynb", 4)
+    solutions = course._solution_sources(NAME)[f"{NAME}.ipynb"]
+    nbformat.write(course.filled_submission(released, solutions), folder / f"alice_{NAME}.ipynb")
+    nbformat.write(course.filled_submission(released, solutions, course.EXAMPLE_BUGS[NAME]),
+                   folder / f"bob_4711_{NAME}.ipynb")
+    (folder / f"carol_{NAME}.ipynb").write_text('{"cells": [ this is not json')
+    (folder / "dave_notes.ipynb").write_text("{}")
+    return folder
+
+
+def test_finds_students_in_a_flat_folder(inbox):
+    items, ignored = find_submissions(inbox, [NAME])
+    assert [(i.student, bool(i.files)) for i in items] == \
+        [("alice", True), ("bob_4711", True), ("carol", False)]
+    assert "not a valid notebook" in items[2].problems[0]
+    assert len(ignored) == 1 and ignored[0].startswith("dave_notes.ipynb")
+
+
+def _grades(out: Path) -> list[dict]:
+    with open(out / "grades.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
+    one = grade_class(inbox, tmp_path / "one", workers=1, assignments=[NAME], progress=False)
+    two = grade_class(inbox, tmp_path / "two", workers=2, assignments=[NAME], progress=False)
+    assert [(o.student, o.status) for o in one] == [(o.student, o.status) for o in two] == \
+        [("alice", "graded"), ("bob_4711", "graded"), ("carol", "not gradable")]
+    assert _grades(tmp_path / "one") == _grades(tmp_path / "two")
+    rows = {r["student"]: r for r in _grades(tmp_path / "one")}
+    assert float(rows["alice"]["autograded_score"]) == float(rows["alice"]["autograded_max"])
+    assert 0 < float(rows["bob_4711"]["autograded_score"]) < float(rows["alice"]["autograded_score"])
+    assert float(rows["carol"]["autograded_score"]) == 0
+    report = (tmp_path / "one" / "report.txt").read_text()
+    assert "2 graded, 1 not gradable" in report and "carol" in report
+    for student in ("alice", "bob_4711"):
+        page = tmp_path / "one" / "course" / "feedback" / student / NAME / f"{NAME}.html"
+        assert "hidden tests ran here" in page.read_text()
