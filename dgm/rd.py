@@ -22,7 +22,7 @@ from dgm.data import TensorLoader
 class GaussianEncoder(nn.Module):
     """q(z|x) = N(mu(x), diag(sigma_square(x))): two ReLU layers, then mean and log-variance heads."""
 
-    def __init__(self, latent_dimension: int = 8, hidden_units: int = 512, data_dimension: int = 784):
+    def __init__(self, latent_dimension: int = 8, hidden_units: int = 256, data_dimension: int = 784):
         super().__init__()
         self.body = nn.Sequential(nn.Linear(data_dimension, hidden_units), nn.ReLU(),
                                   nn.Linear(hidden_units, hidden_units), nn.ReLU())
@@ -41,7 +41,7 @@ class EchoEncoder(nn.Module):
     (see :func:`echo_clip`).
     """
 
-    def __init__(self, latent_dimension: int = 8, hidden_units: int = 512,
+    def __init__(self, latent_dimension: int = 8, hidden_units: int = 256,
                  data_dimension: int = 784, s_max: float = 0.7):
         super().__init__()
         self.s_max = float(s_max)
@@ -58,7 +58,7 @@ class EchoEncoder(nn.Module):
 class MLPDecoder(nn.Module):
     """``z -> x_recon`` in (0, 1): two ReLU layers and a sigmoid output."""
 
-    def __init__(self, latent_dimension: int = 8, hidden_units: int = 512, data_dimension: int = 784):
+    def __init__(self, latent_dimension: int = 8, hidden_units: int = 256, data_dimension: int = 784):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(latent_dimension, hidden_units), nn.ReLU(),
                                  nn.Linear(hidden_units, hidden_units), nn.ReLU(),
