@@ -294,11 +294,6 @@ def ensure_mnist(root: Path | None = None, *, allow_download: bool = True,
     )
 
 
-def _check_ready(root: Path | None) -> Path:
-    """Verified root, building it when missing; corrupt files raise with the fix command."""
-    return ensure_mnist(root)
-
-
 # --------------------------------------------------------------------------------------------
 # What the notebooks use
 # --------------------------------------------------------------------------------------------
@@ -307,7 +302,7 @@ def mnist_datasets(root: Path | None = None, transform=None):
     from torchvision import transforms
     from torchvision.datasets import MNIST
 
-    root = _check_ready(root)
+    root = ensure_mnist(root)
     transform = transform if transform is not None else transforms.ToTensor()
     return (MNIST(str(root), train=True, transform=transform, download=False),
             MNIST(str(root), train=False, transform=transform, download=False))
@@ -331,7 +326,7 @@ def load_mnist_tensors(root: Path | None = None, *, device: torch.device | str =
     ``binarize=True`` gives the statically binarised MNIST of the VAE assignment: each pixel
     rounded to 0 or 1 (``x > 0.5``), once, so every epoch sees the same data.
     """
-    root = _check_ready(root)
+    root = ensure_mnist(root)
     folder = raw_folder(root)
     out = []
     for split in ("train", "t10k"):

@@ -141,6 +141,3 @@ def configure(c, root: Path | str) -> None:
     # The release keeps no outputs and checks that graded cells are well formed.
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
-
-def is_grade_cell(cell) -> bool:
-    return bool(utils.is_grade(cell))
