@@ -115,7 +115,9 @@ def plot_rate_distortion(series: dict, title: str = "Rate–distortion plane (te
     Right: rate and the minibatch estimate of I(x; z) against beta, with the estimator's cap."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     markers = iter(["o-", "s--", "^:", "D-."])
+    offsets = iter([(4, 4), (4, -12), (-30, 6), (-30, -12)])   # keep the series' labels apart
     for name, points in series.items():
+        offset = next(offsets)
         if not points:
             continue
         points = sorted(points, key=lambda p: p.rate)
@@ -123,7 +125,7 @@ def plot_rate_distortion(series: dict, title: str = "Rate–distortion plane (te
                 label=name)
         for p in points:
             ax.annotate(f"β={p.beta:g}", (p.rate, p.distortion), textcoords="offset points",
-                        xytext=(4, 4), fontsize=8)
+                        xytext=offset, fontsize=8, color=ax.lines[-1].get_color())
         with_mi = [p for p in points if p.mutual_information == p.mutual_information]
         if with_mi:
             with_mi = sorted(with_mi, key=lambda p: p.beta)
