@@ -19,13 +19,18 @@ from torch import nn
 from dgm.data import TensorLoader
 
 
+def _relu_body(data_dimension: int, hidden_units: int) -> nn.Sequential:
+    """The two ReLU layers both encoders share."""
+    return nn.Sequential(nn.Linear(data_dimension, hidden_units), nn.ReLU(),
+                         nn.Linear(hidden_units, hidden_units), nn.ReLU())
+
+
 class GaussianEncoder(nn.Module):
     """q(z|x) = N(mu(x), diag(sigma_square(x))): two ReLU layers, then mean and log-variance heads."""
 
     def __init__(self, latent_dimension: int = 8, hidden_units: int = 256, data_dimension: int = 784):
         super().__init__()
-        self.body = nn.Sequential(nn.Linear(data_dimension, hidden_units), nn.ReLU(),
-                                  nn.Linear(hidden_units, hidden_units), nn.ReLU())
+        self.body = _relu_body(data_dimension, hidden_units)
         self.mu = nn.Linear(hidden_units, latent_dimension)
         self.log_sigma_square = nn.Linear(hidden_units, latent_dimension)
 
@@ -47,8 +52,7 @@ class EchoEncoder(nn.Module):
                  data_dimension: int = 784, s_max: float = 0.7):
         super().__init__()
         self.s_max = float(s_max)
-        self.body = nn.Sequential(nn.Linear(data_dimension, hidden_units), nn.ReLU(),
-                                  nn.Linear(hidden_units, hidden_units), nn.ReLU())
+        self.body = _relu_body(data_dimension, hidden_units)
         self.m = nn.Linear(hidden_units, latent_dimension)
         self.s = nn.Linear(hidden_units, latent_dimension)
 
