@@ -19,7 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("DGM_VENV", ROOT / ".venv"))
-STAMP = VENV / ".dgm-installed"
+STAMP = VENV / ".dgm-installed"            # which pyproject.toml + constraints.txt it holds
+LINKED = VENV / ".dgm-checkout"            # which checkout its editable install points to
 
 
 def venv_python() -> Path:
@@ -46,6 +47,13 @@ def ensure_environment() -> Path:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                         "-c", str(ROOT / "constraints.txt"), "-e", f"{ROOT}[test]"], check=True)
         STAMP.write_text(_fingerprint())
+        LINKED.write_text(str(ROOT))
+    if not LINKED.exists() or LINKED.read_text() != str(ROOT):
+        # An environment shared between checkouts (CI's cache): point the course package at
+        # this one, or notebook kernels would import it from a checkout that may be gone.
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "--no-deps", "-e", str(ROOT)], check=True)
+        LINKED.write_text(str(ROOT))
     return python
 
 
