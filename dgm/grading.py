@@ -22,7 +22,6 @@ from nbgrader import utils
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, GetGrades,
                                     IgnorePattern, LimitOutput, NbGraderPreprocessor,
                                     SaveAutoGrades)
-from traitlets import Unicode
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
@@ -53,8 +52,6 @@ def strip_hidden(source: str) -> tuple[str, bool]:
 
 class HideHiddenTests(NbGraderPreprocessor):
     """Remove hidden-test code and tracebacks from feedback, keep the checks' messages."""
-
-    note = Unicode(HIDDEN_NOTE).tag(config=True)
 
     def preprocess_cell(self, cell, resources, cell_index):
         if cell.cell_type != "code":

@@ -80,7 +80,7 @@ def test_source_notebook_is_well_formed(path):
         if cell.cell_type == "code":
             assert not cell.get("outputs"), "solution notebooks are stored without outputs"
     graded_functions = [c for c in nb.cells if c.cell_type == "code" and _nbgrader(c).get("solution")
-                        and "def " in c.source or "class " in c.source]
+                        and ("def " in c.source or "class " in c.source)]
     assert graded_functions
     # Each solution cell is followed (before the next solution cell) by a test cell.
     pending = None
