@@ -155,6 +155,15 @@ EXAMPLE_BUGS = {
         "echo_sample": ("(rows + shift) % batch", "(rows + shift - 1) % batch"),
         "echo_rate": ("torch.log(torch.abs(s_x))", "torch.log(s_x)"),
     },
+    "04_gan": {   # the fake batch not detached in the D step; the wrong LeakyReLU slope
+        "d_loss": ("d_net(g_net(z).detach())", "d_net(g_net(z))"),
+        "GNet": ("self.act1 = nn.LeakyReLU(0.2)", "self.act1 = nn.LeakyReLU(0.01)"),
+    },
+    "05_wgan": {   # the squared gradient norm; the critic's loss with the wrong sign
+        "gradient_penalty": ("grad.flatten(1).norm(2, dim=1)", "(grad.flatten(1) ** 2).sum(1)"),
+        "critic_loss": ("critic(fake).mean() - critic(real).mean()",
+                        "critic(real).mean() - critic(fake).mean()"),
+    },
 }
 
 

@@ -149,3 +149,33 @@ def plot_rate_distortion(series: dict, title: str = "Rate–distortion plane (te
         ax2.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def _smooth(values, window: int) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < window or window <= 1:
+        return values
+    kernel = np.ones(window) / window
+    return np.convolve(values, kernel, mode="valid")
+
+
+def plot_gan_losses(histories: dict, labels=("discriminator", "generator"),
+                    title: str = "GAN losses", window: int = 50, axes=None):
+    """Per-step losses of one or more GAN runs (``{name: GanHistory}``), moving-average smoothed,
+    discriminator/critic on the left and generator on the right."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig = axes[0].figure
+    for name, h in histories.items():
+        d_loss = h["d"] if isinstance(h, dict) else h.d_loss
+        g_loss = h["g"] if isinstance(h, dict) else h.g_loss
+        axes[0].plot(_smooth(d_loss, window), label=name)
+        axes[1].plot(_smooth(g_loss, window), label=name)
+    for ax, label in zip(axes, labels):
+        ax.set_xlabel("step")
+        ax.set_ylabel(f"{label} loss")
+        ax.set_title(f"{label} (moving average over {window} steps)")
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -135,3 +135,11 @@ def with_globals(fn: Callable, **replacements: Callable) -> Callable:
 
 def generator(seed: int) -> _torch.Generator:
     return _torch.Generator().manual_seed(seed)
+
+
+def backward(what: str, loss, hint: str) -> None:
+    """``loss.backward()``, failing with ``hint`` when the loss carries no graph."""
+    if not isinstance(loss, _torch.Tensor) or not loss.requires_grad:
+        raise CheckFailed(what, "returned a value without a computation graph (detached, or "
+                                "computed under no_grad)", hint)
+    loss.backward()

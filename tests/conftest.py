@@ -50,3 +50,13 @@ def beta_vae_reference() -> dict:
 @pytest.fixture(scope="session")
 def echo_reference() -> dict:
     return load_reference("03_echo", ["echo_sample", "echo_rate"])
+
+
+@pytest.fixture(scope="session")
+def gan_reference() -> dict:
+    return load_reference("04_gan", ["sample_z", "DNet", "GNet", "d_loss", "g_loss"])
+
+
+@pytest.fixture(scope="session")
+def wgan_reference() -> dict:
+    return load_reference("05_wgan", ["critic_loss", "generator_loss", "gradient_penalty"])

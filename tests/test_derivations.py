@@ -158,3 +158,61 @@ def test_03_clip_makes_the_tail_negligible():
     r = E.clip_for_truncation(50)
     assert float(r["tail_factor"]) <= 2.0 ** -23 * (1 + 1e-9)
     assert 0.7 < float(r["s_max"]) < 0.75
+
+
+# ------------------------------------------------------------------------ notebook 04 ---------
+from derivations import gan as GAN  # noqa: E402
+from derivations import wgan as W  # noqa: E402
+
+
+def test_04b_optimal_discriminator_is_the_unique_maximum():
+    r = GAN.optimal_discriminator()
+    assert r["stationary"] == [GAN.OPTIMAL_D]
+    # -(a+b)^3 / (ab) < 0 for a, b > 0
+    assert r["second_derivative_at_optimum"].subs({GAN.a: 2, GAN.b: 3}) < 0
+    assert sp.simplify(r["second_derivative_at_optimum"] + (GAN.a + GAN.b) ** 3
+                       / (GAN.a * GAN.b)) == 0
+
+
+def test_04c_cost_at_optimum_is_2jsd_minus_log4():
+    assert GAN.cost_at_optimum_pointwise()["gap"] == 0
+    r = GAN.cost_on_two_point_laws()
+    p1, p2, q1, q2 = sp.symbols("p1 p2 q1 q2", positive=True)
+    assert sp.simplify(r["gap"] + (p1 + p2 + q1 + q2 - 2) * sp.log(2)) == 0
+    assert r["gap_on_simplex"] == 0
+    assert sp.simplify(r["cost_at_equal"] + sp.log(4)) == 0
+    assert r["slope_at_equal"] == 0 and r["curvature_at_0.3"] > 0
+    assert r["jsd_at_equal"] == 0 and all(v > 0 for v in r["jsd_elsewhere"])
+    assert sp.simplify(GAN.COST_AT_OPTIMUM.subs(GAN.J, 0) + sp.log(4)) == 0
+
+
+def test_04d_non_saturating_loss_keeps_its_gradient():
+    r = GAN.non_saturating_gradients()
+    assert r["saturating_limit"] == 0 and r["non_saturating_limit"] == -1
+    assert r["saturating"] == 0 and r["non_saturating"] == 0
+
+
+# ------------------------------------------------------------------------ notebook 05 ---------
+def test_05a_kl_is_infinite_and_w1_is_the_shift():
+    r = W.answers()
+    assert r["kl_12"] == sp.oo and r["kl_13"] == sp.oo
+    assert r["w1_12"] == sp.Rational(1, 2) and r["w1_13"] == 1
+    smoothed = W.kl_to_shifted_uniform(sp.Rational(1, 2))["smoothed"]
+    assert sp.simplify(smoothed + sp.log(W.eps) / 2) == 0
+    t = W.w1_of_a_translation()
+    assert t["upper"] == W.theta and t["lower"] == W.theta
+    assert W.w1_by_cdfs(sp.Rational(1, 4), sp.Rational(5, 4)) == sp.Rational(1, 4)
+
+
+def test_05b_jsd_saturates_at_log2_for_disjoint_supports():
+    r = W.jsd_of_a_translation()
+    assert r["disjoint"] == sp.log(2) and r["slope_disjoint"] == 0
+    assert sp.simplify(r["overlap"] - W.theta * sp.log(2)) == 0
+    assert W.answers()["jsd_13"] == sp.log(2)
+
+
+def test_05d_gradient_penalty_vanishes_only_at_unit_norm():
+    r = W.gradient_penalty_optimum()
+    assert r["zero_at"] == [1]
+    g, lam = sp.symbols("g lambda", positive=True)
+    assert sp.simplify(r["slope"] - 2 * lam * (g - 1)) == 0

@@ -25,11 +25,17 @@ BUGGY_FAILS = {
     "01_vae": {"test_sample_gaussian_hidden", "test_logpdf_bernoulli_hidden"},
     "02_beta_vae": {"test_loss_contract", "test_loss_hidden", "test_agg_hidden"},
     "03_echo": {"test_sample_contract", "test_sample_hidden", "test_rate_hidden"},
+    "04_gan": {"test_d_loss_contract", "test_d_loss_hidden", "test_gnet_contract",
+               "test_gnet_hidden"},
+    "05_wgan": {"test_critic_contract", "test_critic_hidden", "test_gp_contract",
+                "test_gp_hidden"},
 }
 BUGGY_HINTS = {
     "01_vae": "sample_diagonal_gaussian: the samples have variance sigma_square^2",
     "02_beta_vae": "beta_vae_loss: the squared error is averaged over pixels",
     "03_echo": "echo_sample: the echoes come from the example itself",
+    "04_gan": "d_loss: sends gradients into the generator",
+    "05_wgan": "critic_loss: the sign is flipped",
 }
 
 

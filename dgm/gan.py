@@ -1,0 +1,295 @@
+"""GAN and WGAN-GP training (notebooks 04–06): the loops, the fully connected baseline, results.
+
+The loss functions are the students' (passed in), so that these loops hold no graded code:
+
+    history = train_gan(d_net, g_net, d_loss, g_loss, data.train_x, zdim=64, epochs=30)
+
+References: Goodfellow et al., *Generative Adversarial Nets*, NeurIPS 2014 (the minimax game and
+the non-saturating generator loss); Gulrajani et al., *Improved Training of Wasserstein GANs*,
+NeurIPS 2017 (Algorithm 1: n_critic = 5, λ = 10, Adam lr 1e-4; their MNIST code uses β = (0.5,
+0.9)).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from dgm.data import TensorLoader
+
+
+def sample_z(n: int, zdim: int, device: torch.device | str = "cpu",
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """The course's prior: z = 2·U(0, 1) − 1, i.e. uniform on [−1, 1]^zdim."""
+    u = torch.rand(n, zdim, generator=generator)
+    return (2 * u - 1).to(device)
+
+
+def as_images(x: torch.Tensor) -> torch.Tensor:
+    """``[B, 784]`` or ``[B, 1, 28, 28]`` -> ``[B, 1, 28, 28]``."""
+    return x.reshape(-1, 1, 28, 28)
+
+
+# ------------------------------------------------------------------------ models --------------
+def fc_generator(zdim: int = 128) -> nn.Sequential:
+    """The fully connected generator of the second seed: hidden widths 256, 512, 1024, each a
+    Linear followed by LeakyReLU(0.2), then Linear(1024 → 784) and a sigmoid (pixels in [0, 1]),
+    reshaped to ``[B, 1, 28, 28]``."""
+    return nn.Sequential(
+        nn.Linear(zdim, 256), nn.LeakyReLU(0.2),
+        nn.Linear(256, 512), nn.LeakyReLU(0.2),
+        nn.Linear(512, 1024), nn.LeakyReLU(0.2),
+        nn.Linear(1024, 784), nn.Sigmoid(),
+        nn.Unflatten(1, (1, 28, 28)))
+
+
+def fc_discriminator() -> nn.Sequential:
+    """A fully connected discriminator: 784 → 512 → 256 → 1 logit, LeakyReLU(0.2)."""
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(784, 512), nn.LeakyReLU(0.2),
+        nn.Linear(512, 256), nn.LeakyReLU(0.2),
+        nn.Linear(256, 1))
+
+
+def conv_discriminator() -> nn.Sequential:
+    """Notebook 04's DNet as one Sequential (used as the WGAN-GP critic in notebook 05)."""
+    return nn.Sequential(
+        nn.Conv2d(1, 2, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(2, 4, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(4, 8, 3, 1, 0), nn.ReLU(), nn.Flatten(),
+        nn.Linear(200, 1))
+
+
+def conv_generator(zdim: int = 64) -> nn.Sequential:
+    """Notebook 04's GNet as one Sequential (used by notebooks 05 and 06)."""
+    return nn.Sequential(
+        nn.Linear(zdim, 1568), nn.LeakyReLU(0.2), nn.Unflatten(1, (32, 7, 7)),
+        nn.Upsample(scale_factor=2), nn.Conv2d(32, 16, 3, padding=1), nn.LeakyReLU(0.2),
+        nn.Upsample(scale_factor=2), nn.Conv2d(16, 8, 3, padding=1), nn.LeakyReLU(0.2),
+        nn.Conv2d(8, 1, 3, padding=1), nn.Sigmoid())
+
+
+def kaiming_init(module: nn.Module) -> nn.Module:
+    """Kaiming-uniform weights and zero biases for every Linear and Conv2d in ``module``."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.kaiming_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+    return module
+
+
+# ------------------------------------------------------------------------ history -------------
+@dataclass
+class GanHistory:
+    """Per-step losses (D/critic and G) and per-epoch wall times of a run."""
+
+    d_loss: list[float] = field(default_factory=list)
+    g_loss: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    d_steps: int = 0
+    g_steps: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(self.epoch_seconds))
+
+
+def _check_finite(value: float, what: str, epoch: int, step: int) -> None:
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"the {what} became {value} at epoch {epoch}, step {step}: check that your loss "
+            "uses BCEWithLogitsLoss on logits (no sigmoid before it) and the learning rate")
+
+
+def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Callable,
+              train_x: torch.Tensor, *, zdim: int, epochs: int, batch_size: int = 256,
+              lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), seed: int = 0,
+              on_epoch: Callable[[int, nn.Module], None] | None = None, progress: bool = True,
+              desc: str = "GAN") -> GanHistory:
+    """Alternate one discriminator step and one generator step per minibatch (Goodfellow et al.,
+    Algorithm 1 with k = 1), with Adam for both.
+
+    ``d_loss(d_net, g_net, real, z)`` and ``g_loss(d_net, g_net, z)`` are the notebook's loss
+    functions; ``on_epoch(epoch, g_net)`` is called after each epoch (e.g. to save a grid).
+    """
+    device = next(g_net.parameters()).device
+    opt_d = torch.optim.Adam(d_net.parameters(), lr=lr, betas=betas)
+    opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=betas)
+    loader = TensorLoader(train_x, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
+    gen = torch.Generator().manual_seed(seed)
+    history = GanHistory()
+    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress)
+    for epoch in bar:
+        start = time.perf_counter()
+        d_net.train(), g_net.train()
+        for step, (x,) in enumerate(loader):
+            real = as_images(x)
+            z = sample_z(len(real), zdim, device, gen)
+            loss_d = d_loss(d_net, g_net, real, z)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+            z = sample_z(len(real), zdim, device, gen)
+            loss_g = g_loss(d_net, g_net, z)
+            opt_g.zero_grad(set_to_none=True)
+            opt_d.zero_grad(set_to_none=True)
+            loss_g.backward()
+            opt_g.step()
+            ld, lg = float(loss_d.detach()), float(loss_g.detach())
+            _check_finite(ld, "discriminator loss", epoch, step)
+            _check_finite(lg, "generator loss", epoch, step)
+            history.d_loss.append(ld)
+            history.g_loss.append(lg)
+            history.d_steps += 1
+            history.g_steps += 1
+        history.epoch_seconds.append(time.perf_counter() - start)
+        d_net.eval(), g_net.eval()
+        bar.set_postfix(d=f"{history.d_loss[-1]:.3f}", g=f"{history.g_loss[-1]:.3f}")
+        if on_epoch is not None:
+            on_epoch(epoch, g_net)
+    return history
+
+
+def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
+                  generator_loss: Callable, gradient_penalty: Callable, train_x: torch.Tensor,
+                  *, zdim: int, epochs: int, batch_size: int = 256, lr: float = 1e-4,
+                  betas: tuple[float, float] = (0.5, 0.9), n_critic: int = 5,
+                  lambda_gp: float = 10.0, seed: int = 0,
+                  on_epoch: Callable[[int, nn.Module], None] | None = None,
+                  progress: bool = True, desc: str = "WGAN-GP") -> GanHistory:
+    """Gulrajani et al., Algorithm 1: ``n_critic`` critic steps (each on a fresh real batch) per
+    generator step. An epoch is one pass of the critic over the training data, so at equal epochs
+    the critic sees as much data as notebook 04's discriminator and the generator takes
+    ``1/n_critic`` as many steps.
+
+    ``critic_loss(critic, real, fake)``, ``generator_loss(critic, fake)`` and
+    ``gradient_penalty(critic, real, fake, lambda_gp)`` are the notebook's functions; the critic
+    step minimises ``critic_loss + gradient_penalty`` on a detached fake batch.
+    """
+    device = next(g_net.parameters()).device
+    opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=betas)
+    opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=betas)
+    loader = TensorLoader(train_x, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
+    gen = torch.Generator().manual_seed(seed)
+    history = GanHistory()
+    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress)
+    for epoch in bar:
+        start = time.perf_counter()
+        critic.train(), g_net.train()
+        for step, (x,) in enumerate(loader):
+            real = as_images(x)
+            with torch.no_grad():
+                fake = g_net(sample_z(len(real), zdim, device, gen))
+            loss_c = critic_loss(critic, real, fake) + gradient_penalty(critic, real, fake,
+                                                                         lambda_gp)
+            opt_c.zero_grad(set_to_none=True)
+            loss_c.backward()
+            opt_c.step()
+            lc = float(loss_c.detach())
+            _check_finite(lc, "critic loss", epoch, step)
+            history.d_loss.append(lc)
+            history.d_steps += 1
+            if (step + 1) % n_critic == 0:
+                fake = g_net(sample_z(batch_size, zdim, device, gen))
+                loss_g = generator_loss(critic, fake)
+                opt_g.zero_grad(set_to_none=True)
+                loss_g.backward()
+                opt_g.step()
+                lg = float(loss_g.detach())
+                _check_finite(lg, "generator loss", epoch, step)
+                history.g_loss.append(lg)
+                history.g_steps += 1
+        history.epoch_seconds.append(time.perf_counter() - start)
+        critic.eval(), g_net.eval()
+        bar.set_postfix(critic=f"{history.d_loss[-1]:.3f}",
+                        g=f"{history.g_loss[-1]:.3f}" if history.g_loss else "-")
+        if on_epoch is not None:
+            on_epoch(epoch, g_net)
+    return history
+
+
+@torch.no_grad()
+def generate(g_net: nn.Module, n: int, zdim: int, seed: int = 0,
+             batch_size: int = 1000) -> torch.Tensor:
+    """``n`` samples ``[n, 1, 28, 28]`` from fixed prior draws (the same ``seed``, the same z)."""
+    device = next(g_net.parameters()).device
+    gen = torch.Generator().manual_seed(seed)
+    was_training = g_net.training
+    g_net.eval()
+    out = [g_net(sample_z(min(batch_size, n - k), zdim, device, gen)).reshape(-1, 1, 28, 28)
+           for k in range(0, n, batch_size)]
+    g_net.train(was_training)
+    return torch.cat(out)
+
+
+# ------------------------------------------------------------------------ results on disk -----
+@dataclass(frozen=True)
+class GanResult:
+    """One trained generator, as the comparison tables show it."""
+
+    name: str
+    epochs: int
+    seconds: float
+    inception_score: float
+    inception_score_std: float
+    fid: float
+    d_steps: int
+    g_steps: int
+
+
+def save_results(results: list[GanResult], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    return path
+
+
+def load_results(path: Path) -> list[GanResult]:
+    """Results saved by another notebook; ``[]`` if that notebook has not been run yet."""
+    if not Path(path).exists():
+        return []
+    return [GanResult(**row) for row in json.loads(Path(path).read_text())]
+
+
+def format_results(results: list[GanResult]) -> str:
+    header = (f"{'generator':<22} {'epochs':>6} {'wall s':>8} {'D/critic steps':>14} "
+              f"{'G steps':>8} {'IS':>12} {'FID':>8}")
+    lines = [header, "-" * len(header)]
+    for r in results:
+        lines.append(f"{r.name:<22} {r.epochs:>6} {r.seconds:>8.0f} {r.d_steps:>14} "
+                     f"{r.g_steps:>8} {r.inception_score:>6.2f} ± {r.inception_score_std:<4.2f}"
+                     f"{r.fid:>8.2f}")
+    return "\n".join(lines)
+
+
+def save_generator(g_net: nn.Module, path: Path, **meta) -> Path:
+    """A generator's weights and how to rebuild it (``meta``: e.g. ``zdim``, ``kind``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": {k: v.cpu() for k, v in g_net.state_dict().items()}, **meta}, path)
+    return path
+
+
+def load_generator(path: Path) -> nn.Module:
+    """A generator saved by :func:`save_generator` (by notebook 04, 05 or the course's script),
+    rebuilt as ``conv_generator`` / ``fc_generator``. The weights are matched by order and shape,
+    so a notebook's own ``GNet`` class (same layers, other names) loads too."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no generator at {path}: run the notebook that trains it first")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    zdim, kind = int(saved["zdim"]), saved.get("kind", "conv")
+    net = conv_generator(zdim) if kind == "conv" else fc_generator(zdim)
+    tensors = list(saved["state_dict"].values())
+    params = list(net.state_dict().items())
+    if len(tensors) != len(params) or any(t.shape != p.shape for t, (_, p) in zip(tensors, params)):
+        raise ValueError(f"{path} does not hold a {kind} generator with zdim {zdim}: retrain it")
+    net.load_state_dict({name: t for (name, _), t in zip(params, tensors)})
+    return net.eval()
