@@ -46,7 +46,8 @@ class Item:
 class Outcome:
     student: str
     assignment: str
-    status: str                    # "graded", "failed to execute", "not gradable"
+    status: str     # "graded", "timed out", "kernel died", "tampering suspected",
+    #                 "failed to execute", "not gradable"
     seconds: float = 0.0
     detail: str = ""
 
@@ -112,8 +113,47 @@ def find_submissions(folder: Path, assignments: list[str]) -> tuple[list[Item], 
 
 
 # ------------------------------------------------------------------------ workers -------------
+#: The packages a notebook imports; each submission's kernel imports private copies of them, so
+#: that nothing a submission writes can change how the next one is graded.
+PACKAGES = ("dgm", "grader_tests", "derivations")
+
+
+def _private_packages(work: Path) -> Path:
+    site = work / "site"
+    root = course.repo_root()
+    for name in PACKAGES:
+        shutil.copytree(root / name, site / name,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return site
+
+
+def _what_happened(autograded: Path) -> tuple[str, str]:
+    """("graded" or a problem status, detail) read from the autograded notebooks."""
+    import nbformat
+
+    status, details = "graded", []
+    for path in sorted(autograded.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        tampering = nb.metadata.get("dgm_tampering") or []
+        if tampering:
+            status = "tampering suspected"
+            details.append(f"{path.name}: not executed, every test scores 0 pending review: "
+                           + "; ".join(tampering[:3]))
+            continue
+        names = {o.get("ename") for c in nb.cells if c.cell_type == "code"
+                 for o in c.get("outputs", []) if o.get("output_type") == "error"}
+        if "DeadKernelError" in names:
+            status = "kernel died" if status == "graded" else status
+            details.append(f"{path.name}: the kernel died; the tests after it score 0")
+        elif names & {"CellTimeoutError", "TimeoutError", "KeyboardInterrupt"}:
+            status = "timed out" if status == "graded" else status
+            details.append(f"{path.name}: a cell ran past the time limit and was interrupted")
+    return status, "; ".join(details)
+
+
 def _grade_one(master: str, item: Item, cell_timeout: int | None) -> Outcome:
-    """Run in a worker: autograde one submission in a private copy of the course."""
+    """Run in a worker: autograde one submission in a private copy of the course and of the
+    course's packages."""
     start = time.perf_counter()
     work = Path(master) / "work" / f"{item.student}__{item.assignment}"
     if work.exists():
@@ -123,14 +163,24 @@ def _grade_one(master: str, item: Item, cell_timeout: int | None) -> Outcome:
     shutil.copy2(Path(master) / "gradebook.db", work / "gradebook.db")
     for name, path in item.files.items():
         shutil.copy2(path, target / name)
-    result = course.api(work, cell_timeout=cell_timeout).autograde(
-        item.assignment, item.student, force=True, create=True)
+    site = _private_packages(work)
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(site)] + ([saved] if saved else []))
+    try:
+        result = course.api(work, cell_timeout=cell_timeout).autograde(
+            item.assignment, item.student, force=True, create=True)
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
     seconds = time.perf_counter() - start
     if not result.get("success"):
         log = (result.get("error") or result.get("log") or "").strip().splitlines()
         return Outcome(item.student, item.assignment, "failed to execute", seconds,
                        log[-1][:300] if log else "nbgrader reported a failure")
-    return Outcome(item.student, item.assignment, "graded", seconds)
+    status, detail = _what_happened(work / "autograded" / item.student / item.assignment)
+    return Outcome(item.student, item.assignment, status, seconds, detail)
 
 
 def _merge(master: Path, outcome: Outcome) -> None:
@@ -219,7 +269,7 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
         outcome = results[(item.student, item.assignment)]
         if item.problems:
             outcome.detail = "; ".join(item.problems + ([outcome.detail] if outcome.detail else []))
-        if outcome.status == "graded":
+        if outcome.status != "failed to execute":
             _merge(master, outcome)
         else:
             _record_zero(master, item)
@@ -243,8 +293,10 @@ def write_report(path: Path, outcomes: list[Outcome], ignored: list[str], rows) 
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     manual = sum(1 for r in rows if r.needs_manual)
-    lines = ["summary: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-             + f", {manual} notebooks need manual grading"]
+    order = ["graded", "timed out", "kernel died", "tampering suspected", "failed to execute",
+             "not gradable"]
+    lines = ["summary: " + ", ".join(f"{counts.get(s, 0)} {s}" for s in order)
+             + f"; {manual} notebooks need manual grading"]
     for o in outcomes:
         if o.status != "graded" or o.detail:
             lines.append(f"{o.student} / {o.assignment}: {o.status}. {o.detail}".strip())

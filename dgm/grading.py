@@ -13,15 +13,17 @@ traceback and any printed output.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from nbclient.exceptions import DeadKernelError
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbformat.notebooknode import NotebookNode
 from nbgrader import utils
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Execute, GetGrades,
-                                    IgnorePattern, LimitOutput, NbGraderPreprocessor,
-                                    SaveAutoGrades)
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput,
+                                    DeduplicateIds, Execute, GetGrades, IgnorePattern,
+                                    LimitOutput, NbGraderPreprocessor, OverwriteCells,
+                                    OverwriteKernelspec, SaveAutoGrades)
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
@@ -79,7 +81,8 @@ class RobustExecute(Execute):
     """nbgrader's executor, except that a kernel that dies ends the *execution*, not the grading.
 
     A submission that calls ``os._exit``, segfaults or runs out of memory kills its kernel; nbgrader
-    then fails the whole notebook. Here the cells that ran keep their outputs, the cell that was
+    then fails the whole notebook. A notebook flagged by :class:`ScanForTampering` is not
+    executed. Here the cells that ran keep their outputs, the cell that was
     running gets an error saying the kernel died, and the cells after it stay unexecuted, which
     :class:`ZeroUnexecutedTests` scores 0.
     """
@@ -90,6 +93,9 @@ class RobustExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._running_index = None
+        if nb.metadata.get("dgm_tampering"):
+            self.log.warning("Not executing a notebook that tampers with grading.")
+            return nb, resources
         try:
             return super().preprocess(nb, resources, km)
         except DeadKernelError as exc:
@@ -116,6 +122,104 @@ class ZeroUnexecutedTests(NbGraderPreprocessor):
         return cell, resources
 
 
+class DeduplicateCells(DeduplicateIds):
+    """nbgrader's ``DeduplicateIds``, fixed: a cell pasted twice (same grade id) keeps its
+    metadata in its last copy only. nbgrader empties the earlier copy's metadata to ``{}``, and
+    its next step (``OverwriteCells``) then fails on the missing grade id, so the whole notebook
+    could not be graded; here the earlier copy becomes a plain cell."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if not (utils.is_grade(cell) or utils.is_solution(cell) or utils.is_locked(cell)):
+            return cell, resources
+        grade_id = cell.metadata.nbgrader.get("grade_id")
+        if grade_id in self.grade_ids:
+            self.log.warning("Cell with id '%s' exists more than once; the last copy is graded.",
+                             grade_id)
+            del cell.metadata["nbgrader"]
+        else:
+            self.grade_ids.add(grade_id)
+        return cell, resources
+
+
+class ScanForTampering(NbGraderPreprocessor):
+    """Runs :func:`dgm.tamper.scan` on the submission (in the grader's process, before any of its
+    code runs) and records what it finds in the notebook's metadata. A notebook with findings is
+    not executed at all (:class:`RobustExecute`): hostile code never runs on the grader's
+    machine, and :class:`ZeroIfTampered` says why its tests score 0."""
+
+    def preprocess(self, nb, resources):
+        from dgm.tamper import scan
+
+        findings = [str(f) for f in scan(nb)]
+        nb.metadata["dgm_tampering"] = findings
+        if findings:
+            self.log.warning("Tampering suspected: %s", "; ".join(findings))
+        return nb, resources
+
+
+class ZeroIfTampered(NbGraderPreprocessor):
+    """Every autograded test of a notebook in which :class:`ScanForTampering` found something
+    scores 0, with a message that says what was found (a person may review and regrade)."""
+
+    def preprocess(self, nb, resources):
+        findings = nb.metadata.get("dgm_tampering") or []
+        if not findings:
+            return nb, resources
+        shown = "; ".join(findings[:5]) + (f"; and {len(findings) - 5} more"
+                                           if len(findings) > 5 else "")
+        for cell in nb.cells:
+            if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+                cell.setdefault("outputs", []).append(_error(
+                    "TamperingSuspected",
+                    f"your code changes the grader or its environment ({shown}). Every "
+                    "autograded test of this notebook scores 0 until an instructor has reviewed "
+                    "it. Solutions must not modify checks, torch/numpy/sympy, names the tests "
+                    "use, or files."))
+        return nb, resources
+
+
+class NoPartialCredit(NbGraderPreprocessor):
+    """nbgrader reads a number shown as a test cell's result as partial credit; this course gives
+    none, so such results are dropped from test cells (a tampered check could return 1e9)."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if o.get("output_type") != "execute_result"]
+        return cell, resources
+
+
+#: Largest output kept per cell output (bytes of its JSON): larger ones are replaced by a note.
+MAX_OUTPUT_BYTES = 1_000_000
+
+
+class LimitOutputSize(NbGraderPreprocessor):
+    """Replace any single output larger than :data:`MAX_OUTPUT_BYTES` (a megabyte print on one
+    line, a 100 MB figure) by a short note, so that the gradebook and the feedback stay small.
+    nbgrader's ``LimitOutput`` counts lines only."""
+
+    max_bytes = MAX_OUTPUT_BYTES
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type != "code":
+            return cell, resources
+        kept = []
+        for output in cell.get("outputs", []):
+            size = len(json.dumps(output, default=str))
+            if size <= self.max_bytes:
+                kept.append(output)
+                continue
+            note = (f"[an output of {size / 1e6:.1f} MB was removed: outputs are limited to "
+                    f"{self.max_bytes / 1e6:.0f} MB each while grading]\n")
+            if output.get("output_type") == "error":
+                kept.append(_error(output.get("ename", "Error"), str(output.get("evalue",
+                                                                                 ""))[:2000]))
+            else:
+                kept.append(NotebookNode(output_type="stream", name="stdout", text=note))
+        cell.outputs = kept
+        return cell, resources
+
+
 def configure(c, root: Path | str) -> None:
     """Fill an nbgrader ``Config`` for a course folder ``root`` holding ``solutions/``."""
     c.CourseDirectory.root = str(root)
@@ -128,9 +232,14 @@ def configure(c, root: Path | str) -> None:
     c.Execute.interrupt_on_timeout = True
     c.RobustExecute.timeout = CELL_TIMEOUT
     c.OverwriteCells.add_missing_cells = True
+    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateCells, OverwriteKernelspec,
+                                          OverwriteCells, CheckCellMetadata]
     c.Autograde.autograde_preprocessors = [
-        RobustExecute, ZeroUnexecutedTests, IgnorePattern, ClearMetadataPreprocessor,
-        LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+        ScanForTampering, RobustExecute, ZeroUnexecutedTests, ZeroIfTampered, NoPartialCredit,
+        IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputSize, SaveAutoGrades,
+        AssignLatePenalties, CheckCellMetadata]
+    c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {("language_info", "name"),
+                                                             ("dgm_tampering",)}
     c.LimitOutput.max_lines = 200
     c.LimitOutput.max_traceback = 60
     # Feedback: hidden tests are removed before the notebook is rendered.

@@ -55,7 +55,29 @@ def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
     assert 0 < float(rows["bob_4711"]["autograded_score"]) < float(rows["alice"]["autograded_score"])
     assert float(rows["carol"]["autograded_score"]) == 0
     report = (tmp_path / "one" / "report.txt").read_text()
-    assert "2 graded, 1 not gradable" in report and "carol" in report
+    assert "2 graded," in report and "1 not gradable" in report and "carol" in report
     for student in ("alice", "bob_4711"):
         page = tmp_path / "one" / "course" / "feedback" / student / NAME / f"{NAME}.html"
         assert "hidden tests ran here" in page.read_text()
+
+
+def _autograded(tmp_path, name, outputs=(), tampering=None):
+    cell = nbformat.v4.new_code_cell("x", outputs=list(outputs))
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    if tampering:
+        nb.metadata["dgm_tampering"] = tampering
+    folder = tmp_path / name
+    folder.mkdir()
+    nbformat.write(nb, folder / "01_vae.ipynb")
+    return folder
+
+
+def test_report_names_what_happened(tmp_path):
+    from dgm.grade import _what_happened
+
+    err = lambda ename: nbformat.v4.new_output("error", ename=ename, evalue="", traceback=[])  # noqa: E731
+    assert _what_happened(_autograded(tmp_path, "ok"))[0] == "graded"
+    assert _what_happened(_autograded(tmp_path, "t", [err("CellTimeoutError")]))[0] == "timed out"
+    assert _what_happened(_autograded(tmp_path, "d", [err("DeadKernelError")]))[0] == "kernel died"
+    status, detail = _what_happened(_autograded(tmp_path, "x", tampering=["s0, line 2: calls `exec`"]))
+    assert status == "tampering suspected" and "calls `exec`" in detail

@@ -1,4 +1,5 @@
-"""Grading survives broken submissions: a kernel that dies, a cell that never ends.
+"""Grading survives broken submissions: a kernel that dies (a segfault; ``os._exit`` is caught
+earlier, by the tamper scan, and never runs), a cell that never ends.
 
 Expected scores are computed from the points of the test cells, never copied from a run.
 """
@@ -51,8 +52,10 @@ def graded(tmp_path_factory):
     release_nb = nbformat.read(root / "release" / NAME / f"{NAME}.ipynb", 4)
     reference = course.filled_submission(release_nb, course._solution_sources(NAME)[f"{NAME}.ipynb"])
     submissions = {
-        "dies": _with_cell_after(reference, "test_logpdf_bernoulli_hidden",
-                                 "import os\nos._exit(1)"),
+        "dies": _with_cell_after(   # reads far outside an array: a segmentation fault
+            reference, "test_logpdf_bernoulli_hidden",
+            "import numpy as np\n"
+            "np.lib.stride_tricks.as_strided(np.zeros(1), (10**6,), (10**7,)).sum()"),
         "hangs": _with_cell_after(reference, "test_logpdf_bernoulli_hidden",
                                   "while True:\n    pass"),
     }

@@ -1,0 +1,83 @@
+"""Grading speed: one whole-course submission, and a class graded with 1 vs. 2 workers.
+
+    python scripts/bench_grading.py [--students 40] [--notebook 01_vae] [--skip-class]
+
+1. One student submitting every notebook of the course (the reference solution): seconds per
+   notebook and in total (one worker).
+2. ``--students`` synthetic submissions of one notebook (reference, buggy and untouched in turn),
+   graded by ``python -m dgm.grade`` with 1 worker and with 2: wall times, their ratio, and
+   whether the two grade tables are identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from dgm import course
+from dgm.grade import grade_class
+
+
+def _write(folder: Path, student: str, name: str, kind: str) -> None:
+    release = course.release_dir() / name / f"{name}.ipynb"
+    released = nbformat.read(release, 4)
+    solutions = course._solution_sources(name)[f"{name}.ipynb"]
+    nb = {"reference": lambda: course.filled_submission(released, solutions),
+          "buggy": lambda: course.filled_submission(released, solutions,
+                                                    course.EXAMPLE_BUGS.get(name, {})),
+          "untouched": lambda: released}[kind]()
+    nbformat.write(nb, folder / f"{student}_{name}.ipynb")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--notebook", default="01_vae")
+    parser.add_argument("--skip-class", action="store_true")
+    parser.add_argument("--skip-course", action="store_true")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if not args.skip_course:
+            inbox = tmp / "course_inbox"
+            inbox.mkdir()
+            names = course.assignments()
+            for name in names:
+                _write(inbox, "whole_course", name, "reference")
+            start = time.perf_counter()
+            outcomes = grade_class(inbox, tmp / "course_out", workers=1, progress=False)
+            total = time.perf_counter() - start
+            print(f"| notebook | autograde s |\n|---|---:|")
+            for o in outcomes:
+                print(f"| {o.assignment} | {o.seconds:.1f} |")
+            print(f"| whole course ({len(names)} notebooks), incl. release and feedback | "
+                  f"{total:.1f} |\n")
+        if not args.skip_class:
+            inbox = tmp / "class_inbox"
+            inbox.mkdir()
+            kinds = ["reference", "buggy", "untouched"]
+            for k in range(args.students):
+                _write(inbox, f"student{k:03d}", args.notebook, kinds[k % 3])
+            walls = {}
+            for workers in (1, 2):
+                start = time.perf_counter()
+                grade_class(inbox, tmp / f"class_{workers}", workers=workers,
+                            assignments=[args.notebook], progress=False)
+                walls[workers] = time.perf_counter() - start
+            same = filecmp.cmp(tmp / "class_1" / "grades.csv", tmp / "class_2" / "grades.csv",
+                               shallow=False)
+            print(f"| {args.students} submissions of {args.notebook} | wall s |\n|---|---:|")
+            print(f"| 1 worker | {walls[1]:.0f} |\n| 2 workers | {walls[2]:.0f} |")
+            print(f"| speed-up | {walls[1] / walls[2]:.2f}x |")
+            print(f"| grades.csv identical | {'yes' if same else 'NO'} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
