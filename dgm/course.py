@@ -164,6 +164,11 @@ EXAMPLE_BUGS = {
         "critic_loss": ("critic(fake).mean() - critic(real).mean()",
                         "critic(real).mean() - critic(fake).mean()"),
     },
+    "06_inversion": {   # gradients left in the generator; a left Riemann sum
+        "invert": ("(grad,) = torch.autograd.grad(loss.sum(), [z])",
+                   "loss.sum().backward()\n        grad = z.grad"),
+        "path_energy": ("(0.5 * (f[1:] + f[:-1]) * lengths).sum()", "(f[:-1] * lengths).sum()"),
+    },
 }
 
 

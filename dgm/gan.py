@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -87,6 +88,21 @@ def kaiming_init(module: nn.Module) -> nn.Module:
     return module
 
 
+def standard_d_loss(d_net: nn.Module, g_net: nn.Module, real: torch.Tensor,
+                    z: torch.Tensor) -> torch.Tensor:
+    """BCE[D(x), 1] + BCE[D(G(z)), 0] on logits, the fake batch detached (notebook 04's loss, for
+    the scripts and notebook 06, which train GANs without re-deriving it)."""
+    lr, lf = d_net(real), d_net(g_net(z).detach())
+    return F.binary_cross_entropy_with_logits(lr, torch.ones_like(lr)) + \
+        F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf))
+
+
+def standard_g_loss(d_net: nn.Module, g_net: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """The non-saturating generator loss BCE[D(G(z)), 1]."""
+    lf = d_net(g_net(z))
+    return F.binary_cross_entropy_with_logits(lf, torch.ones_like(lf))
+
+
 # ------------------------------------------------------------------------ history -------------
 @dataclass
 class GanHistory:
@@ -114,12 +130,16 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
               train_x: torch.Tensor, *, zdim: int, epochs: int, batch_size: int = 256,
               lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), seed: int = 0,
               on_epoch: Callable[[int, nn.Module], None] | None = None, progress: bool = True,
-              desc: str = "GAN") -> GanHistory:
+              desc: str = "GAN", smoothness: float = 0.0,
+              smoothness_step: float = 0.1) -> GanHistory:
     """Alternate one discriminator step and one generator step per minibatch (Goodfellow et al.,
     Algorithm 1 with k = 1), with Adam for both.
 
     ``d_loss(d_net, g_net, real, z)`` and ``g_loss(d_net, g_net, z)`` are the notebook's loss
     functions; ``on_epoch(epoch, g_net)`` is called after each epoch (e.g. to save a grid).
+
+    ``smoothness`` > 0 adds :func:`latent_smoothness_penalty` to the generator's loss (notebook
+    06, "training for short paths").
     """
     device = next(g_net.parameters()).device
     opt_d = torch.optim.Adam(d_net.parameters(), lr=lr, betas=betas)
@@ -140,6 +160,9 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
             opt_d.step()
             z = sample_z(len(real), zdim, device, gen)
             loss_g = g_loss(d_net, g_net, z)
+            if smoothness > 0:
+                loss_g = loss_g + smoothness * latent_smoothness_penalty(
+                    g_net, z, smoothness_step, gen)
             opt_g.zero_grad(set_to_none=True)
             opt_d.zero_grad(set_to_none=True)
             loss_g.backward()
@@ -157,6 +180,18 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
         if on_epoch is not None:
             on_epoch(epoch, g_net)
     return history
+
+
+def latent_smoothness_penalty(g_net: nn.Module, z: torch.Tensor, step: float = 0.1,
+                              generator: torch.Generator | None = None) -> torch.Tensor:
+    """E ‖G(z + δ) − G(z)‖² / ‖δ‖² for a random direction δ of length ``step``: a finite-difference
+    estimate of the squared Jacobian norm of G along random directions (in the spirit of
+    StyleGAN2's path-length regularisation, Karras et al. 2020). Penalising it makes nearby codes
+    give nearby images."""
+    direction = torch.randn(z.shape, generator=generator).to(z.device)
+    delta = step * direction / direction.norm(dim=1, keepdim=True)
+    diff = (g_net(z + delta) - g_net(z)).flatten(1)
+    return (diff ** 2).sum(1).mean() / step ** 2
 
 
 def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
@@ -275,6 +310,25 @@ def save_generator(g_net: nn.Module, path: Path, **meta) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": {k: v.cpu() for k, v in g_net.state_dict().items()}, **meta}, path)
     return path
+
+
+#: The generator notebook 06 falls back on (trained by ``scripts/train_generator.py``).
+FALLBACK_GENERATOR = Path(__file__).resolve().parent / "assets" / "gan_generator.pt"
+
+
+def trained_generator(preferred: Path | None = None) -> tuple[nn.Module, str]:
+    """The generator notebook 04 saved (``preferred``) if present, else the committed one
+    (checked against its SHA-256). Returns the network and where it came from."""
+    if preferred is not None and Path(preferred).exists():
+        return load_generator(preferred), f"notebook 04 ({preferred})"
+    from dgm.metrics import sha256
+
+    expected = FALLBACK_GENERATOR.with_suffix(".sha256").read_text().split()[0]
+    if sha256(FALLBACK_GENERATOR) != expected:
+        raise ValueError(f"{FALLBACK_GENERATOR} does not match its checksum: restore it with "
+                         "`git checkout -- dgm/assets` or retrain it with "
+                         "`python scripts/train_generator.py`")
+    return load_generator(FALLBACK_GENERATOR), "the course's checkpoint (notebook 04 not run yet)"
 
 
 def load_generator(path: Path) -> nn.Module:

@@ -15,9 +15,9 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
-from dgm.gan import conv_discriminator, conv_generator, kaiming_init, sample_z
+from dgm.gan import (conv_discriminator, conv_generator, kaiming_init, sample_z, standard_d_loss,
+                     standard_g_loss)
 from dgm.runtime import pick_device, seed_everything
 
 
@@ -27,13 +27,9 @@ def _sync(device):
 
 
 def gan_step(d, g, opt_d, opt_g, real, zdim):
-    z = sample_z(len(real), zdim, real.device)
-    lr, lf = d(real), d(g(z).detach())
-    loss = F.binary_cross_entropy_with_logits(lr, torch.ones_like(lr)) + \
-        F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf))
+    loss = standard_d_loss(d, g, real, sample_z(len(real), zdim, real.device))
     opt_d.zero_grad(), loss.backward(), opt_d.step()
-    lf = d(g(sample_z(len(real), zdim, real.device)))
-    loss = F.binary_cross_entropy_with_logits(lf, torch.ones_like(lf))
+    loss = standard_g_loss(d, g, sample_z(len(real), zdim, real.device))
     opt_g.zero_grad(), loss.backward(), opt_g.step()
 
 

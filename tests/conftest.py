@@ -60,3 +60,8 @@ def gan_reference() -> dict:
 @pytest.fixture(scope="session")
 def wgan_reference() -> dict:
     return load_reference("05_wgan", ["critic_loss", "generator_loss", "gradient_penalty"])
+
+
+@pytest.fixture(scope="session")
+def paths_reference() -> dict:
+    return load_reference("06_inversion", ["invert", "path_energy", "find_path"])  # noqa: E501

@@ -216,3 +216,24 @@ def test_05d_gradient_penalty_vanishes_only_at_unit_norm():
     assert r["zero_at"] == [1]
     g, lam = sp.symbols("g lambda", positive=True)
     assert sp.simplify(r["slope"] - 2 * lam * (g - 1)) == 0
+
+
+# ------------------------------------------------------------------------ notebook 06 ---------
+from derivations import paths as PATHS  # noqa: E402
+
+
+def test_06d_path_energy_ignores_the_parametrisation():
+    r = PATHS.reparametrisation_invariance()
+    assert r["integrand_gap"] == 0
+    assert abs(r["with_length_t"] - r["with_length_s"]) < 1e-12
+    assert r["without_length_t"] != r["without_length_s"]      # 5/3 vs 7/5
+
+
+def test_06_trapezoid_is_exact_on_one_linear_segment():
+    r = PATHS.straight_line_energy()
+    assert sp.simplify(r["exact"] - r["trapezoid"]) == 0
+
+
+def test_06e_triangle_bound():
+    r = PATHS.triangle_bound()
+    assert sp.simplify(r["gap"] - r["expected"]) == 0

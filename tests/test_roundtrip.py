@@ -29,6 +29,8 @@ BUGGY_FAILS = {
                "test_gnet_hidden"},
     "05_wgan": {"test_critic_contract", "test_critic_hidden", "test_gp_contract",
                 "test_gp_hidden"},
+    "06_inversion": {"test_invert_contract", "test_invert_hidden", "test_energy_contract",
+                     "test_energy_hidden"},
 }
 BUGGY_HINTS = {
     "01_vae": "sample_diagonal_gaussian: the samples have variance sigma_square^2",
@@ -36,6 +38,7 @@ BUGGY_HINTS = {
     "03_echo": "echo_sample: the echoes come from the example itself",
     "04_gan": "d_loss: sends gradients into the generator",
     "05_wgan": "critic_loss: the sign is flipped",
+    "06_inversion": "invert: left gradients in the generator's parameters",
 }
 
 

@@ -1,0 +1,53 @@
+"""Notebook 06 (GAN inversion and latent path finding): the written results as sympy computations.
+``derivations/06_inversion.md`` has the prose; ``tests/test_derivations.py`` asserts them."""
+
+from __future__ import annotations
+
+import sympy as sp
+
+t, s = sp.symbols("t s", positive=True)
+
+
+def _example():
+    """A curved path Z(t) in the plane and a positive cost f(z) standing for
+    ‖G(z) − x_A‖² + ‖G(z) − x_B‖²."""
+    Z = sp.Matrix([t, t ** 2])
+    f = lambda z: 1 + z[0] ** 2 + z[1]  # noqa: E731
+    return Z, f
+
+
+def reparametrisation_invariance():
+    """U(Z) = ∫₀¹ f(Z(t)) ‖Z'(t)‖ dt does not change when the path is traversed at another speed:
+    with t = φ(s) = s² (φ(0) = 0, φ(1) = 1, increasing), Z̃(s) = Z(φ(s)) has ‖Z̃'(s)‖ =
+    ‖Z'(φ(s))‖ φ'(s), and the substitution rule gives the same integral. Without the length
+    factor, ∫ f(Z(t)) dt depends on the parametrisation (the speed decides where the weight goes)."""
+    Z, f = _example()
+    phi = s ** 2
+    speed = sp.sqrt(sum(c ** 2 for c in Z.diff(t)))
+    Zs = Z.subs(t, phi)
+    speed_s = sp.sqrt(sum(sp.expand(c) ** 2 for c in Zs.diff(s)))
+    u_t = sp.Integral(f(Z) * speed, (t, 0, 1))
+    u_s = sp.Integral(f(Zs) * speed_s, (s, 0, 1))
+    no_length_t = sp.integrate(f(Z), (t, 0, 1))
+    no_length_s = sp.integrate(f(Zs), (s, 0, 1))
+    # The substitution rule, pointwise: the integrand in s is the integrand in t at φ(s) times φ'.
+    gap = sp.simplify(f(Zs) * speed_s - (f(Z) * speed).subs(t, phi) * sp.diff(phi, s))
+    return {"integrand_gap": gap, "with_length_t": sp.N(u_t, 15), "with_length_s": sp.N(u_s, 15),
+            "without_length_t": no_length_t, "without_length_s": no_length_s}
+
+
+def straight_line_energy():
+    """On a straight segment from a to b (length L) with f linear along it, f = f_a + (f_b − f_a)t,
+    U = L (f_a + f_b)/2 exactly: the trapezoid rule is exact for one segment of a linear f, and
+    second-order accurate in general."""
+    fa, fb, L = sp.symbols("f_a f_b L", positive=True)
+    exact = sp.integrate((fa + (fb - fa) * t) * L, (t, 0, 1))
+    return {"exact": sp.simplify(exact), "trapezoid": L * (fa + fb) / 2}
+
+
+def triangle_bound():
+    """(e) ‖g − a‖² + ‖g − b‖² ≥ ½‖a − b‖² for all g (1-D suffices, coordinatewise): the
+    difference is 2(g − (a+b)/2)² ≥ 0."""
+    g, a, b = sp.symbols("g a b", real=True)
+    return {"gap": sp.factor(sp.expand((g - a) ** 2 + (g - b) ** 2 - (a - b) ** 2 / 2)),
+            "expected": 2 * (g - (a + b) / 2) ** 2}
