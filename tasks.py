@@ -3,6 +3,7 @@
 
     python3 tasks.py demo   # set up, build the release, grade examples, run every notebook
     python3 tasks.py test   # set up, run the whole test suite
+    python3 tasks.py lab [student|instructor]   # set up, start JupyterLab on 127.0.0.1
 
 Needs only Python >= 3.11 and access to the package registry. The environment is rebuilt when
 pyproject.toml or constraints.txt change.
@@ -65,7 +66,8 @@ def run(python: Path, *args: str, env: dict | None = None) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in ("demo", "test"):
+    if not argv or argv[0] not in ("demo", "test", "lab") or \
+            (argv[0] != "lab" and len(argv) != 1):
         print(__doc__)
         return 2
     python = ensure_environment()
@@ -74,6 +76,8 @@ def main(argv: list[str]) -> int:
         return code
     if argv[0] == "demo":
         return run(python, "-m", "dgm.course", "demo")
+    if argv[0] == "lab":
+        return run(python, "-m", "dgm.lab", *argv[1:])
     workers = "2" if (os.cpu_count() or 1) >= 2 else "1"
     return run(python, "-m", "pytest", "-n", workers, "--dist", "loadscope",
                "tests", "--nbval-lax", "solutions", "-p", "no:cacheprovider",

@@ -226,6 +226,8 @@ def configure(c, root: Path | str) -> None:
     c.CourseDirectory.course_id = "deep-generative-models"
     c.CourseDirectory.source_directory = "solutions"
     c.CourseDirectory.release_directory = "notebooks"
+    # The exchange (nbgrader's release/collect folders), inside the course and git-ignored.
+    c.Exchange.root = str(Path(root) / "exchange")
     # Autograde: fixed cell timeout, restore deleted test cells, keep outputs bounded.
     c.ExecutePreprocessor.timeout = CELL_TIMEOUT
     c.Execute.timeout = CELL_TIMEOUT

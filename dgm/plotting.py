@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 import matplotlib.pyplot as plt
+from matplotlib.ticker import MaxNLocator
 import numpy as np
 import torch
 
@@ -95,6 +96,7 @@ def plot_history(history, ylabel: str = "ELBO (nats)", title: str = "Training cu
     ax.plot(history.epoch, history.train, marker=".", label="train")
     ax.plot(history.epoch, history.test, marker=".", label="test")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))     # no "epoch 1.2"
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend()

@@ -1,0 +1,70 @@
+"""JupyterLab for the course, on this machine only (loopback), with nbgrader's extension.
+
+    python -m dgm.lab student      # the release, copied once into work/ (git-ignored): your copy
+    python -m dgm.lab instructor   # the course folder: nbgrader's formgrader (create, release,
+                                   # autograde, feedback) reads nbgrader_config.py from here
+
+``python3 tasks.py lab [student|instructor]`` does the same after setting up the environment.
+Options: ``--port`` (default 8888, or the next free one), ``--no-browser``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from dgm.runtime import repo_root
+
+
+def student_folder(root: Path | None = None) -> Path:
+    """The student's working copy of the release (created from ``notebooks/`` once; never
+    overwritten, so work is not lost when the release changes)."""
+    root = Path(root or repo_root())
+    work = root / "work"
+    if not work.exists():
+        shutil.copytree(root / "notebooks", work)
+    return work
+
+
+def command(role: str, port: int = 8888, token: str | None = None, open_browser: bool = True,
+            root: Path | None = None) -> tuple[list[str], Path]:
+    """The ``jupyter lab`` command line for ``role`` and the folder it serves."""
+    root = Path(root or repo_root())
+    if role == "student":
+        folder, default_url = student_folder(root), "/lab"
+    elif role == "instructor":
+        folder, default_url = root, "/formgrader"
+        (root / "exchange").mkdir(exist_ok=True)          # nbgrader's release/collect folders
+    else:
+        raise ValueError(f"role must be 'student' or 'instructor', not {role!r}")
+    args = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}", f"--ServerApp.root_dir={folder}",
+            f"--ServerApp.default_url={default_url}"]
+    if token is not None:
+        args.append(f"--IdentityProvider.token={token}")
+    if not open_browser:
+        args.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:       # containers often run as root
+        args.append("--allow-root")
+    return args, folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("role", nargs="?", default="student", choices=["student", "instructor"])
+    parser.add_argument("--port", type=int, default=8888)
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args(argv)
+    cmd, folder = command(args.role, args.port, open_browser=not args.no_browser)
+    print(f"serving {folder} on http://127.0.0.1:{args.port} (Ctrl-C to stop)", flush=True)
+    bindir = str(Path(sys.executable).parent)       # nbgrader runs its tools by name
+    env = {**os.environ, "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}
+    return subprocess.call(cmd, cwd=folder, env=env)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
