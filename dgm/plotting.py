@@ -181,3 +181,19 @@ def plot_gan_losses(histories: dict, labels=("discriminator", "generator"),
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def show_training_grids(grids: dict, title: str, nrow: int = 4, ncols: int = 3):
+    """Sample grids saved during training (``{epoch: images}``), ``ncols`` per row of panels."""
+    epochs = sorted(grids)
+    ncols = max(1, min(ncols, len(epochs)))
+    nrows = -(-len(epochs) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, 2.5 * nrows + 0.8),
+                             squeeze=False)
+    for ax, epoch in zip(axes.flat, epochs):
+        show_grid(grids[epoch], nrow=nrow, title=f"epoch {epoch}", ax=ax)
+    for ax in list(axes.flat)[len(epochs):]:
+        ax.axis("off")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
