@@ -98,3 +98,12 @@ def test_results_round_trip(tmp_path):
     assert gan.load_results(path) == [r]
     assert gan.load_results(tmp_path / "none.json") == []
     assert "x" in gan.format_results([r])
+
+
+def test_the_committed_generator_is_checksummed_and_loads(tmp_path):
+    g, source = gan.trained_generator(tmp_path / "not_trained_yet.pt")
+    assert "course's checkpoint" in source
+    assert g(torch.zeros(2, 64)).shape == (2, 1, 28, 28)
+    expected = gan.FALLBACK_GENERATOR.with_suffix(".sha256").read_text().split()[0]
+    from dgm.metrics import sha256
+    assert sha256(gan.FALLBACK_GENERATOR) == expected
