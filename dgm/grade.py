@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -151,9 +152,11 @@ def _what_happened(autograded: Path) -> tuple[str, str]:
     return status, "; ".join(details)
 
 
-def _grade_one(master: str, item: Item, cell_timeout: int | None) -> Outcome:
+def _grade_one(master: str, item: Item, cell_timeout: int | None,
+               threads: int | None = None) -> Outcome:
     """Run in a worker: autograde one submission in a private copy of the course and of the
-    course's packages."""
+    course's packages. ``threads`` caps the kernel's math threads (so that parallel workers do
+    not oversubscribe the cores)."""
     start = time.perf_counter()
     work = Path(master) / "work" / f"{item.student}__{item.assignment}"
     if work.exists():
@@ -164,16 +167,23 @@ def _grade_one(master: str, item: Item, cell_timeout: int | None) -> Outcome:
     for name, path in item.files.items():
         shutil.copy2(path, target / name)
     site = _private_packages(work)
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(site)] + ([saved] if saved else []))
+    env = {"PYTHONPATH": os.pathsep.join([str(site)] + (
+        [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+    if threads:
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
-        result = course.api(work, cell_timeout=cell_timeout).autograde(
-            item.assignment, item.student, force=True, create=True)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's ORM
+            result = course.api(work, cell_timeout=cell_timeout).autograde(
+                item.assignment, item.student, force=True, create=True)
     finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     seconds = time.perf_counter() - start
     if not result.get("success"):
         log = (result.get("error") or result.get("log") or "").strip().splitlines()
@@ -253,8 +263,9 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
             results[(item.student, item.assignment)] = _grade_one(str(master), item, cell_timeout)
             bar.update()
     else:
+        threads = max(1, (os.cpu_count() or workers) // workers)
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_grade_one, str(master), item, cell_timeout): item
+            futures = {pool.submit(_grade_one, str(master), item, cell_timeout, threads): item
                        for item in gradable}
             for future in as_completed(futures):
                 item = futures[future]
@@ -278,8 +289,10 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
         if not item.files:
             _record_zero(master, item)
     nb_api = course.api(master)
-    for name in names:
-        nb_api.generate_feedback(name, force=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not in session.*")
+        for name in names:
+            nb_api.generate_feedback(name, force=True)
     rows = course.grade_rows(master)
     course.write_csv(rows, out / "grades.csv")
     outcomes.sort(key=lambda o: (o.student, o.assignment))
