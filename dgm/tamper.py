@@ -87,6 +87,7 @@ def _target_names(target: ast.AST) -> list[str]:
 class _Scanner(ast.NodeVisitor):
     def __init__(self, protected_names: set[str]):
         self.protected_names = protected_names
+        self.roots = set(PROTECTED_ROOTS)   # grows with aliases: `t = torch`, `import torch as t`
         self.found: list[tuple[int, str]] = []
         self.depth = 0            # > 0 inside a function or class body
 
@@ -98,7 +99,7 @@ class _Scanner(ast.NodeVisitor):
         for target in targets:
             if isinstance(target, (ast.Attribute, ast.Subscript)):
                 root = _root(target)
-                if root in PROTECTED_ROOTS:
+                if root in self.roots:
                     self.report(node, f"modifies `{ast.unparse(target)}` (part of {root})")
             elif self.depth == 0:
                 for name in _target_names(target):
@@ -107,6 +108,9 @@ class _Scanner(ast.NodeVisitor):
 
     def visit_Assign(self, node):
         self._check_targets(node, node.targets)
+        if isinstance(node.value, (ast.Name, ast.Attribute)) and _root(node.value) in self.roots:
+            for target in node.targets:              # an alias of a protected module
+                self.roots |= set(_target_names(target))
         self.generic_visit(node)
 
     def visit_AugAssign(self, node):
@@ -150,6 +154,8 @@ class _Scanner(ast.NodeVisitor):
             top = alias.name.split(".")[0]
             if top in FORBIDDEN_MODULES:
                 self.report(node, f"imports `{alias.name}`")
+            if top in self.roots or top in SAFE_LIBRARIES:
+                self.roots.add(alias.asname or top)
             bound = alias.asname or top
             if self.depth == 0 and bound in self.protected_names and top not in SAFE_LIBRARIES:
                 self.report(node, f"rebinds `{bound}`, which the tests use")
@@ -158,6 +164,8 @@ class _Scanner(ast.NodeVisitor):
         top = (node.module or "").split(".")[0]
         if top in FORBIDDEN_MODULES or node.level:
             self.report(node, f"imports from `{node.module or '.'}`")
+        if top in self.roots or top in SAFE_LIBRARIES:
+            self.roots |= {alias.asname or alias.name for alias in node.names}
         for alias in node.names:
             bound = alias.asname or alias.name
             if self.depth == 0 and bound in self.protected_names and top not in SAFE_LIBRARIES:
@@ -269,13 +277,14 @@ def scan(nb, names: set[str] | None = None) -> list[Finding]:
     """
     names = protected_names(nb) if names is None else names
     findings = []
+    scanner = _Scanner(names)            # one scanner: an alias made in one cell is seen later
     for gid, cell in student_cells(nb):
         src = _source(cell)
         try:
             tree = ast.parse(src)
         except SyntaxError:
             continue                   # it will fail when executed; nothing to tamper with
-        scanner = _Scanner(names)
+        scanner.found = []
         scanner.visit(tree)
         findings += [Finding(gid, line, what) for line, what in scanner.found]
     return findings

@@ -57,6 +57,9 @@ ATTACKS = {
     "shell escape": "!rm -rf ../grader_tests",
     "magic": "%run evil.py",
     "global inside a function": "def f():\n    global checks\n    checks = None\nf()",
+    "an alias of torch": "t = torch\nt.allclose = print",
+    "torch imported under another name": "import torch as T\nT.isclose = print",
+    "an alias of a submodule": "from torch import testing as tt\ntt.assert_close = print",
 }
 
 HARMLESS = [
@@ -67,6 +70,8 @@ HARMLESS = [
     "with open('data.txt') as f:\n    pass\nwith open('data.txt', 'rb') as f:\n    pass",
     "x = [1, 2]\nx[0] = 3\nd = {}\nd['a'] = 1\nprint('All tests passed! 37/37')",
     "from dataclasses import dataclass\nimport math\nvalue = math.log(2)",
+    "def step(z, grad):\n    z.grad = grad\n    model = torch.nn.Linear(2, 1)\n"
+    "    model.weight.requires_grad = False\n    return z",
 ]
 
 
