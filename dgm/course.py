@@ -29,7 +29,7 @@ import nbformat
 from traitlets.config import Config
 
 from dgm.grading import configure
-from dgm.runtime import repo_root
+from dgm.runtime import environ, repo_root
 
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
 
@@ -274,17 +274,9 @@ def run_notebook(path: Path, out: Path, timeout: int = 600, env: dict | None = N
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    saved = {k: os.environ.get(k) for k in (env or {})}
-    os.environ.update(env or {})
-    try:
+    with environ(**(env or {})):
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
     return out

@@ -31,6 +31,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from dgm import course
+from dgm.runtime import environ
 
 
 @dataclass
@@ -171,19 +172,10 @@ def _grade_one(master: str, item: Item, cell_timeout: int | None,
         [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's ORM
-            result = course.api(work, cell_timeout=cell_timeout).autograde(
-                item.assignment, item.student, force=True, create=True)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with environ(**env), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's ORM
+        result = course.api(work, cell_timeout=cell_timeout).autograde(
+            item.assignment, item.student, force=True, create=True)
     seconds = time.perf_counter() - start
     if not result.get("success"):
         log = (result.get("error") or result.get("log") or "").strip().splitlines()

@@ -16,7 +16,6 @@ network, another feature space, another scale. They compare generators within th
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+from dgm.data import file_digest
 
 #: The committed checkpoint; its SHA-256 is committed beside it (``.sha256``) and checked on
 #: every load.
@@ -55,11 +56,7 @@ class MnistClassifier(nn.Module):
 
 
 def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_digest(path, "sha256")
 
 
 def load_classifier(device: torch.device | str = "cpu", path: Path | None = None) -> MnistClassifier:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import nbformat
 import pytest
 import torch
@@ -111,3 +112,13 @@ def test_feedback_preprocessor_keeps_message_drops_traceback():
     assert "secret" not in text
     assert nb.cells[0].outputs[0].traceback == ["CheckFailed: f: wrong sign\n  How to fix: x"]
     assert nb.cells[1].source == "x = 1"
+
+
+def test_environ_sets_and_restores(monkeypatch):
+    from dgm.runtime import environ
+
+    monkeypatch.setenv("DGM_TEST_A", "old")
+    monkeypatch.delenv("DGM_TEST_B", raising=False)
+    with environ(DGM_TEST_A="new", DGM_TEST_B="set"):
+        assert os.environ["DGM_TEST_A"] == "new" and os.environ["DGM_TEST_B"] == "set"
+    assert os.environ["DGM_TEST_A"] == "old" and "DGM_TEST_B" not in os.environ
