@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+
 import nbformat
 import pytest
 import torch
