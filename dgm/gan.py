@@ -126,6 +126,61 @@ def _check_finite(value: float, what: str, epoch: int, step: int) -> None:
             "uses BCEWithLogitsLoss on logits (no sigmoid before it) and the learning rate")
 
 
+class _Run:
+    """What both training loops share: Adam for each network, the shuffled loader, the noise
+    generator, the history, the progress bar, and one optimisation step with its bookkeeping."""
+
+    def __init__(self, d_net, g_net, train_x, *, epochs, batch_size, lr, betas, seed, desc,
+                 progress, d_name):
+        self.nets = (d_net, g_net)
+        self.device = next(g_net.parameters()).device
+        self.opt_d = torch.optim.Adam(d_net.parameters(), lr=lr, betas=betas)
+        self.opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=betas)
+        self.loader = TensorLoader(train_x, batch_size=batch_size, shuffle=True, seed=seed,
+                                   drop_last=True)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.history = GanHistory()
+        self.bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress)
+        self.d_name = d_name
+
+    def z(self, n: int, zdim: int) -> torch.Tensor:
+        return sample_z(n, zdim, self.device, self.gen)
+
+    def epochs(self, on_epoch):
+        """Yield each epoch with the networks in train mode; afterwards time it, switch to eval
+        mode, update the bar and call ``on_epoch(epoch, g_net)``."""
+        h = self.history
+        for epoch in self.bar:
+            start = time.perf_counter()
+            for net in self.nets:
+                net.train()
+            yield epoch
+            h.epoch_seconds.append(time.perf_counter() - start)
+            for net in self.nets:
+                net.eval()
+            self.bar.set_postfix({self.d_name: f"{h.d_loss[-1]:.3f}" if h.d_loss else "-",
+                                  "g": f"{h.g_loss[-1]:.3f}" if h.g_loss else "-"})
+            if on_epoch is not None:
+                on_epoch(epoch, self.nets[1])
+
+    def step(self, which: str, loss: torch.Tensor, epoch: int, step: int) -> None:
+        """One Adam step of the discriminator/critic (``"d"``) or the generator (``"g"``) on
+        ``loss``; gradients of both networks are cleared first, so neither sees the other's."""
+        h = self.history
+        self.opt_d.zero_grad(set_to_none=True)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        (self.opt_d if which == "d" else self.opt_g).step()
+        value = float(loss.detach())
+        _check_finite(value, f"{self.d_name if which == 'd' else 'generator'} loss", epoch, step)
+        if which == "d":
+            h.d_loss.append(value)
+            h.d_steps += 1
+        else:
+            h.g_loss.append(value)
+            h.g_steps += 1
+
+
 def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Callable,
               train_x: torch.Tensor, *, zdim: int, epochs: int, batch_size: int = 256,
               lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), seed: int = 0,
@@ -141,45 +196,19 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
     ``smoothness`` > 0 adds :func:`latent_smoothness_penalty` to the generator's loss (notebook
     06, "training for short paths").
     """
-    device = next(g_net.parameters()).device
-    opt_d = torch.optim.Adam(d_net.parameters(), lr=lr, betas=betas)
-    opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=betas)
-    loader = TensorLoader(train_x, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
-    gen = torch.Generator().manual_seed(seed)
-    history = GanHistory()
-    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress)
-    for epoch in bar:
-        start = time.perf_counter()
-        d_net.train(), g_net.train()
-        for step, (x,) in enumerate(loader):
+    run = _Run(d_net, g_net, train_x, epochs=epochs, batch_size=batch_size, lr=lr, betas=betas,
+               seed=seed, desc=desc, progress=progress, d_name="discriminator")
+    for epoch in run.epochs(on_epoch):
+        for step, (x,) in enumerate(run.loader):
             real = as_images(x)
-            z = sample_z(len(real), zdim, device, gen)
-            loss_d = d_loss(d_net, g_net, real, z)
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-            z = sample_z(len(real), zdim, device, gen)
+            run.step("d", d_loss(d_net, g_net, real, run.z(len(real), zdim)), epoch, step)
+            z = run.z(len(real), zdim)
             loss_g = g_loss(d_net, g_net, z)
             if smoothness > 0:
                 loss_g = loss_g + smoothness * latent_smoothness_penalty(
-                    g_net, z, smoothness_step, gen)
-            opt_g.zero_grad(set_to_none=True)
-            opt_d.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            ld, lg = float(loss_d.detach()), float(loss_g.detach())
-            _check_finite(ld, "discriminator loss", epoch, step)
-            _check_finite(lg, "generator loss", epoch, step)
-            history.d_loss.append(ld)
-            history.g_loss.append(lg)
-            history.d_steps += 1
-            history.g_steps += 1
-        history.epoch_seconds.append(time.perf_counter() - start)
-        d_net.eval(), g_net.eval()
-        bar.set_postfix(d=f"{history.d_loss[-1]:.3f}", g=f"{history.g_loss[-1]:.3f}")
-        if on_epoch is not None:
-            on_epoch(epoch, g_net)
-    return history
+                    g_net, z, smoothness_step, run.gen)
+            run.step("g", loss_g, epoch, step)
+    return run.history
 
 
 def latent_smoothness_penalty(g_net: nn.Module, z: torch.Tensor, step: float = 0.1,
@@ -210,46 +239,20 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
     ``gradient_penalty(critic, real, fake, lambda_gp)`` are the notebook's functions; the critic
     step minimises ``critic_loss + gradient_penalty`` on a detached fake batch.
     """
-    device = next(g_net.parameters()).device
-    opt_c = torch.optim.Adam(critic.parameters(), lr=lr, betas=betas)
-    opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=betas)
-    loader = TensorLoader(train_x, batch_size=batch_size, shuffle=True, seed=seed, drop_last=True)
-    gen = torch.Generator().manual_seed(seed)
-    history = GanHistory()
-    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress)
-    for epoch in bar:
-        start = time.perf_counter()
-        critic.train(), g_net.train()
-        for step, (x,) in enumerate(loader):
+    run = _Run(critic, g_net, train_x, epochs=epochs, batch_size=batch_size, lr=lr, betas=betas,
+               seed=seed, desc=desc, progress=progress, d_name="critic")
+    for epoch in run.epochs(on_epoch):
+        for step, (x,) in enumerate(run.loader):
             real = as_images(x)
             with torch.no_grad():
-                fake = g_net(sample_z(len(real), zdim, device, gen))
+                fake = g_net(run.z(len(real), zdim))
             loss_c = critic_loss(critic, real, fake) + gradient_penalty(critic, real, fake,
                                                                          lambda_gp)
-            opt_c.zero_grad(set_to_none=True)
-            loss_c.backward()
-            opt_c.step()
-            lc = float(loss_c.detach())
-            _check_finite(lc, "critic loss", epoch, step)
-            history.d_loss.append(lc)
-            history.d_steps += 1
+            run.step("d", loss_c, epoch, step)
             if (step + 1) % n_critic == 0:
-                fake = g_net(sample_z(batch_size, zdim, device, gen))
-                loss_g = generator_loss(critic, fake)
-                opt_g.zero_grad(set_to_none=True)
-                loss_g.backward()
-                opt_g.step()
-                lg = float(loss_g.detach())
-                _check_finite(lg, "generator loss", epoch, step)
-                history.g_loss.append(lg)
-                history.g_steps += 1
-        history.epoch_seconds.append(time.perf_counter() - start)
-        critic.eval(), g_net.eval()
-        bar.set_postfix(critic=f"{history.d_loss[-1]:.3f}",
-                        g=f"{history.g_loss[-1]:.3f}" if history.g_loss else "-")
-        if on_epoch is not None:
-            on_epoch(epoch, g_net)
-    return history
+                run.step("g", generator_loss(critic, g_net(run.z(batch_size, zdim))), epoch,
+                         step)
+    return run.history
 
 
 @torch.no_grad()
