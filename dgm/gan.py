@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -126,14 +127,50 @@ def _check_finite(value: float, what: str, epoch: int, step: int) -> None:
             "uses BCEWithLogitsLoss on logits (no sigmoid before it) and the learning rate")
 
 
+#: Set to 0 to train the convolutional networks in PyTorch's default (channels-first) layout.
+CHANNELS_LAST_ENV = "DGM_CHANNELS_LAST"
+
+
+def use_channels_last(d_net: nn.Module, g_net: nn.Module, zdim: int,
+                      device: torch.device) -> bool:
+    """On the CPU, switch both networks to the channels-last memory layout when they have
+    convolutions and still run in it; returns whether it did.
+
+    oneDNN's CPU convolutions work channels-last; with PyTorch's default layout each convolution
+    and upsampling converts its input and output, which took about half of a GAN step on the
+    course's networks (``python -m dgm.bench profile`` measures it). A network whose ``forward``
+    uses ``.view`` on a channels-last activation fails in that layout; then both networks stay as
+    they are. The layout does not change what is computed, only the order of the sums (results
+    agree to float32 rounding)."""
+    if device.type != "cpu" or os.environ.get(CHANNELS_LAST_ENV, "1").strip() == "0":
+        return False
+    if not any(isinstance(m, nn.Conv2d) for net in (d_net, g_net) for m in net.modules()):
+        return False
+    modes = [net.training for net in (d_net, g_net)]
+    for net in (d_net, g_net):
+        net.to(memory_format=torch.channels_last).eval()
+    try:                       # a probe that leaves the global random state alone
+        with torch.no_grad():
+            d_net(g_net(sample_z(2, zdim, device, torch.Generator().manual_seed(0))))
+        ok = True
+    except RuntimeError:
+        for net in (d_net, g_net):
+            net.to(memory_format=torch.contiguous_format)
+        ok = False
+    for net, mode in zip((d_net, g_net), modes):
+        net.train(mode)
+    return ok
+
+
 class _Run:
     """What both training loops share: Adam for each network, the shuffled loader, the noise
     generator, the history, the progress bar, and one optimisation step with its bookkeeping."""
 
-    def __init__(self, d_net, g_net, train_x, *, epochs, batch_size, lr, betas, seed, desc,
+    def __init__(self, d_net, g_net, train_x, *, zdim, epochs, batch_size, lr, betas, seed, desc,
                  progress, d_name):
         self.nets = (d_net, g_net)
         self.device = next(g_net.parameters()).device
+        self.channels_last = use_channels_last(d_net, g_net, zdim, self.device)
         self.opt_d = torch.optim.Adam(d_net.parameters(), lr=lr, betas=betas)
         self.opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=betas)
         self.loader = TensorLoader(train_x, batch_size=batch_size, shuffle=True, seed=seed,
@@ -145,6 +182,13 @@ class _Run:
 
     def z(self, n: int, zdim: int) -> torch.Tensor:
         return sample_z(n, zdim, self.device, self.gen)
+
+    def finish(self) -> GanHistory:
+        """Hand the networks back in PyTorch's default memory layout."""
+        if self.channels_last:
+            for net in self.nets:
+                net.to(memory_format=torch.contiguous_format)
+        return self.history
 
     def epochs(self, on_epoch):
         """Yield each epoch with the networks in train mode; afterwards time it, switch to eval
@@ -196,8 +240,8 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
     ``smoothness`` > 0 adds :func:`latent_smoothness_penalty` to the generator's loss (notebook
     06, "training for short paths").
     """
-    run = _Run(d_net, g_net, train_x, epochs=epochs, batch_size=batch_size, lr=lr, betas=betas,
-               seed=seed, desc=desc, progress=progress, d_name="discriminator")
+    run = _Run(d_net, g_net, train_x, zdim=zdim, epochs=epochs, batch_size=batch_size, lr=lr,
+               betas=betas, seed=seed, desc=desc, progress=progress, d_name="discriminator")
     for epoch in run.epochs(on_epoch):
         for step, (x,) in enumerate(run.loader):
             real = as_images(x)
@@ -208,7 +252,7 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
                 loss_g = loss_g + smoothness * latent_smoothness_penalty(
                     g_net, z, smoothness_step, run.gen)
             run.step("g", loss_g, epoch, step)
-    return run.history
+    return run.finish()
 
 
 def latent_smoothness_penalty(g_net: nn.Module, z: torch.Tensor, step: float = 0.1,
@@ -239,8 +283,8 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
     ``gradient_penalty(critic, real, fake, lambda_gp)`` are the notebook's functions; the critic
     step minimises ``critic_loss + gradient_penalty`` on a detached fake batch.
     """
-    run = _Run(critic, g_net, train_x, epochs=epochs, batch_size=batch_size, lr=lr, betas=betas,
-               seed=seed, desc=desc, progress=progress, d_name="critic")
+    run = _Run(critic, g_net, train_x, zdim=zdim, epochs=epochs, batch_size=batch_size, lr=lr,
+               betas=betas, seed=seed, desc=desc, progress=progress, d_name="critic")
     for epoch in run.epochs(on_epoch):
         for step, (x,) in enumerate(run.loader):
             real = as_images(x)
@@ -252,7 +296,7 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
             if (step + 1) % n_critic == 0:
                 run.step("g", generator_loss(critic, g_net(run.z(batch_size, zdim))), epoch,
                          step)
-    return run.history
+    return run.finish()
 
 
 @torch.no_grad()

@@ -107,3 +107,53 @@ def test_the_committed_generator_is_checksummed_and_loads(tmp_path):
     expected = gan.FALLBACK_GENERATOR.with_suffix(".sha256").read_text().split()[0]
     from dgm.metrics import sha256
     assert sha256(gan.FALLBACK_GENERATOR) == expected
+
+
+class ViewDiscriminator(nn.Module):
+    """The course's discriminator written with ``.view``, as students may: fails channels-last."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = gan.conv_discriminator()[:-2]
+        self.fc = nn.Linear(200, 1)
+
+    def forward(self, x):
+        return self.fc(self.body(x).view(-1, 200))
+
+
+def _short_run(d, g, monkeypatch, flag):
+    monkeypatch.setenv(gan.CHANNELS_LAST_ENV, flag)
+    torch.manual_seed(0)
+    x = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    return gan.train_gan(d, g, _d_loss, _g_loss, x, zdim=8, epochs=1, batch_size=16,
+                         progress=False)
+
+
+def test_channels_last_changes_the_layout_not_the_result(monkeypatch):
+    runs = []
+    for flag in ("0", "1"):
+        torch.manual_seed(0)
+        d, g = gan.kaiming_init(gan.conv_discriminator()), gan.kaiming_init(gan.conv_generator(8))
+        runs.append((_short_run(d, g, monkeypatch, flag), g))
+    (h0, g0), (h1, g1) = runs
+    torch.testing.assert_close(h1.d_loss, h0.d_loss, atol=1e-4, rtol=0)
+    torch.testing.assert_close(h1.g_loss, h0.g_loss, atol=1e-4, rtol=0)
+    # the networks are handed back in the default layout
+    assert all(p.is_contiguous() for p in g1.parameters())
+
+
+def test_a_network_that_uses_view_falls_back_to_the_default_layout(monkeypatch):
+    torch.manual_seed(0)
+    d, g = gan.kaiming_init(ViewDiscriminator()), gan.kaiming_init(gan.conv_generator(8))
+    assert not gan.use_channels_last(d, g, 8, torch.device("cpu"))
+    assert all(p.is_contiguous() for p in d.parameters())
+    h = _short_run(d, g, monkeypatch, "1")
+    assert h.d_steps == 4
+
+
+def test_the_layout_probe_leaves_random_state_and_modes_alone():
+    d, g = gan.conv_discriminator().train(), gan.conv_generator(8).eval()
+    state = torch.get_rng_state()
+    assert gan.use_channels_last(d, g, 8, torch.device("cpu"))
+    assert torch.equal(state, torch.get_rng_state())
+    assert d.training and not g.training
