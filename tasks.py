@@ -4,6 +4,8 @@
     python3 tasks.py demo   # set up, build the release, grade examples, run every notebook
     python3 tasks.py test   # set up, run the whole test suite
     python3 tasks.py lab [student|instructor]   # set up, start JupyterLab on 127.0.0.1
+    python3 tasks.py bench [run options]        # set up, measure everything, write the report
+                                                # (benchmarks/REPORT.md; hours on a CPU)
 
 Needs only Python >= 3.11 and access to the package registry. The environment is rebuilt when
 pyproject.toml or constraints.txt change.
@@ -66,8 +68,8 @@ def run(python: Path, *args: str, env: dict | None = None) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("demo", "test", "lab") or \
-            (argv[0] != "lab" and len(argv) != 1):
+    if not argv or argv[0] not in ("demo", "test", "lab", "bench") or \
+            (argv[0] in ("demo", "test") and len(argv) != 1):
         print(__doc__)
         return 2
     python = ensure_environment()
@@ -78,6 +80,11 @@ def main(argv: list[str]) -> int:
         return run(python, "-m", "dgm.course", "demo")
     if argv[0] == "lab":
         return run(python, "-m", "dgm.lab", *argv[1:])
+    if argv[0] == "bench":
+        # a failed notebook is recorded and reported; the report is written either way
+        code = run(python, "-m", "dgm.bench", "run", *argv[1:])
+        out = argv[argv.index("--out") + 1:][:1] if "--out" in argv else []
+        return run(python, "-m", "dgm.bench", "report", *(["--out", *out] if out else [])) or code
     workers = "2" if (os.cpu_count() or 1) >= 2 else "1"
     return run(python, "-m", "pytest", "-n", workers, "--dist", "loadscope",
                "tests", "--nbval-lax", "solutions", "-p", "no:cacheprovider",

@@ -1,6 +1,6 @@
 """Cost of one training step: GAN (notebook 04) vs. WGAN-GP (notebook 05), same networks.
 
-    python scripts/bench_gan_step.py [--steps 40] [--device cpu]
+    python scripts/bench_gan_step.py [--steps 40] [--device cpu] [--channels-last]
 
 Prints a table: milliseconds per GAN step (one discriminator + one generator update), per
 WGAN-GP critic step (critic loss + gradient penalty, a double backward), and per WGAN-GP
@@ -17,7 +17,7 @@ import time
 import torch
 
 from dgm.gan import (conv_discriminator, conv_generator, kaiming_init, sample_z, standard_d_loss,
-                     standard_g_loss)
+                     standard_g_loss, use_channels_last)
 from dgm.runtime import pick_device, seed_everything
 
 
@@ -65,12 +65,16 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--channels-last", action="store_true",
+                        help="the layout the training loops use on the CPU (dgm.gan.use_channels_last)")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     seed_everything(0)
     zdim, n_critic = 64, 5
     real = torch.rand(args.batch, 1, 28, 28, device=device)
     d, g = kaiming_init(conv_discriminator()).to(device), kaiming_init(conv_generator(zdim)).to(device)
+    layout = "channels-last" if args.channels_last and use_channels_last(d, g, zdim, device) \
+        else "default"
     opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
     opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))
     t_gan = timed(lambda: gan_step(d, g, opt_d, opt_g, real, zdim), args.steps, device)
@@ -82,8 +86,8 @@ def main(argv=None) -> int:
             ("WGAN-GP critic step (with penalty)", t_critic, t_critic / t_gan),
             ("WGAN-GP generator update", t_gen, t_gen / t_gan),
             (f"WGAN-GP iteration ({n_critic} critic + 1 G)", t_iter, t_iter / t_gan)]
-    print(f"device {device}, batch {args.batch}, {args.steps} timed steps each")
-    print(f"| step | ms | relative to a GAN step |\n|---|---:|---:|")
+    print(f"device {device}, batch {args.batch}, {args.steps} timed steps each, {layout} layout")
+    print("| step | ms | relative to a GAN step |\n|---|---:|---:|")
     for name, ms, ratio in rows:
         print(f"| {name} | {ms:.1f} | {ratio:.2f}x |")
     epoch_steps = 60_000 // args.batch

@@ -18,21 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-
-from dgm import course
+from dgm.benchmarks.autograde import measure, write_submission
 from dgm.grade import grade_class
-
-
-def _write(folder: Path, student: str, name: str, kind: str) -> None:
-    release = course.release_dir() / name / f"{name}.ipynb"
-    released = nbformat.read(release, 4)
-    solutions = course._solution_sources(name)[f"{name}.ipynb"]
-    nb = {"reference": lambda: course.filled_submission(released, solutions),
-          "buggy": lambda: course.filled_submission(released, solutions,
-                                                    course.EXAMPLE_BUGS.get(name, {})),
-          "untouched": lambda: released}[kind]()
-    nbformat.write(nb, folder / f"{student}_{name}.ipynb")
 
 
 def main(argv=None) -> int:
@@ -45,25 +32,18 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if not args.skip_course:
-            inbox = tmp / "course_inbox"
-            inbox.mkdir()
-            names = course.assignments()
-            for name in names:
-                _write(inbox, "whole_course", name, "reference")
-            start = time.perf_counter()
-            outcomes = grade_class(inbox, tmp / "course_out", workers=1, progress=False)
-            total = time.perf_counter() - start
-            print(f"| notebook | autograde s |\n|---|---:|")
-            for o in outcomes:
-                print(f"| {o.assignment} | {o.seconds:.1f} |")
-            print(f"| whole course ({len(names)} notebooks), incl. release and feedback | "
-                  f"{total:.1f} |\n")
+            result = measure()
+            print("| notebook | autograde s |\n|---|---:|")
+            for row in result["notebooks"]:
+                print(f"| {row['notebook']} | {row['seconds']:.1f} |")
+            print(f"| whole course ({len(result['notebooks'])} notebooks), incl. release and "
+                  f"feedback | {result['whole_course_seconds']:.1f} |\n")
         if not args.skip_class:
             inbox = tmp / "class_inbox"
             inbox.mkdir()
             kinds = ["reference", "buggy", "untouched"]
             for k in range(args.students):
-                _write(inbox, f"student{k:03d}", args.notebook, kinds[k % 3])
+                write_submission(inbox, f"student{k:03d}", args.notebook, kinds[k % 3])
             walls = {}
             for workers in (1, 2):
                 start = time.perf_counter()

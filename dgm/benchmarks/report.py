@@ -1,0 +1,475 @@
+"""``python -m dgm.bench report``: the measurements of a run as Markdown, figures and a README table.
+
+Everything here reads the JSON files a run wrote (and the notebooks' own result files in
+``DIR/outputs-<budget>``); nothing is measured, so a report can be rebuilt at any time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shutil
+from pathlib import Path
+
+from dgm.bench import ANCHOR, NOTEBOOKS, TOLERANCES, load_phase, notebook_quality
+
+README_BEGIN = "<!-- bench:begin -->"
+README_END = "<!-- bench:end -->"
+
+
+# ------------------------------------------------------------------------ reading a run -------
+def quality(run: Path, budget: str = "full") -> dict:
+    """Per notebook, the quality numbers of a run: re-read from the notebooks' files when they
+    are there (a report can follow a notebook re-run), else as the run recorded them."""
+    recorded = (load_phase(run, budget) or load_phase(run, budget + ".partial") or {})
+    out = {}
+    for name in NOTEBOOKS:
+        fresh = notebook_quality(name, Path(run) / f"outputs-{budget}")
+        old = recorded.get("notebooks", {}).get(name, {}).get("quality", {})
+        out[name] = fresh if any(fresh.values()) else old
+    return out
+
+
+def quality_metrics(q: dict) -> dict[str, tuple[float, str]]:
+    """The quality numbers of a run, flattened: ``name -> (value, kind)`` (kind selects the
+    tolerance)."""
+    m: dict[str, tuple[float, str]] = {}
+    vae = q.get("01_vae", {})
+    if "test_elbo" in vae:
+        m["01 VAE test ELBO (nats)"] = (vae["test_elbo"], "nats")
+        m[f"01 VAE log-likelihood, k = {vae['iw_samples']} (nats)"] = (vae["iw_log_likelihood"],
+                                                                       "nats")
+    for name, tag in (("02_beta_vae", "02 β-VAE"), ("03_echo", "03 echo")):
+        for p in q.get(name, {}).get("points", []):
+            m[f"{tag} β = {p['beta']:g}: rate (nats)"] = (p["rate"], "rate")
+            m[f"{tag} β = {p['beta']:g}: distortion"] = (p["distortion"], "distortion")
+    for name in ("04_gan", "05_wgan"):
+        for g in q.get(name, {}).get("generators", []):
+            m[f"{g['name']} IS"] = (g["inception_score"], "IS")
+            m[f"{g['name']} FID"] = (g["fid"], "FID")
+    inv = q.get("06_inversion", {})
+    if inv:
+        m["06 known codes recovered (fraction)"] = (inv["known_codes"]["recovery_rate"],
+                                                    "fraction")
+        m["06 path energy ratio, 1 → 7"] = (inv["path"]["ratio"], "ratio")
+        for r in inv.get("part3", []):
+            m[f"06 {r['generator']}: path energy ratio"] = (r["ratio"], "ratio")
+    return m
+
+
+def within(a: float, b: float, kind: str) -> bool:
+    if kind == "FID":                                 # relative: FID spans orders of magnitude
+        return abs(a - b) <= TOLERANCES["FID"] * max(abs(a), abs(b), 1.0)
+    return abs(a - b) <= TOLERANCES[kind]
+
+
+def reproducibility(run: Path, repeat: Path) -> list[dict]:
+    rows = []
+    for budget in ("smoke", "full"):
+        first, second = quality_metrics(quality(run, budget)), quality_metrics(quality(repeat, budget))
+        for key in first:
+            if key in second:
+                (a, kind), (b, _) = first[key], second[key]
+                rows.append({"budget": budget, "metric": key, "run1": a, "run2": b,
+                             "diff": abs(a - b), "kind": kind, "ok": within(a, b, kind)})
+    return rows
+
+
+# ------------------------------------------------------------------------ formatting ----------
+def _table(header: list[str], rows: list[list], align: str | None = None) -> str:
+    align = align or "l" + "r" * (len(header) - 1)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(sep) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _s(seconds: float | None) -> str:
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return "–"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds:.0f} s ({seconds / 60:.1f} min)"
+
+
+def _wall(phase: dict | None, name: str) -> float | None:
+    row = (phase or {}).get("notebooks", {}).get(name)
+    return row["seconds"] if row and row.get("ok") else None
+
+
+# ------------------------------------------------------------------------ figures -------------
+def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs = dest / "figures"
+    if figs.exists():
+        shutil.rmtree(figs)
+    figs.mkdir(parents=True)
+    made = {}
+
+    if smoke or full:
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        xs = range(len(NOTEBOOKS))
+        for k, (label, phase) in enumerate((("smoke budget", smoke), ("full budget", full))):
+            vals = [_wall(phase, n) or 0 for n in NOTEBOOKS]
+            ax.bar([x + (k - 0.5) * 0.4 for x in xs], vals, width=0.4, label=label)
+        ax.set_yscale("log")
+        ax.set_xticks(list(xs), NOTEBOOKS, rotation=20)
+        ax.set_ylabel("wall seconds (log)")
+        ax.set_title("Wall time per notebook")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(figs / "wall_times.png", dpi=110)
+        plt.close(fig)
+        made["wall"] = "figures/wall_times.png"
+
+    if throughput:
+        rows = throughput["rows"]
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        xs = range(len(rows))
+        ax.bar([x - 0.2 for x in xs], [r["tensor_samples_per_s"] for r in rows], width=0.4,
+               label="tensor-resident")
+        ax.bar([x + 0.2 for x in xs], [r["dataloader_samples_per_s"] for r in rows], width=0.4,
+               label="torchvision DataLoader")
+        ax.set_yscale("log")
+        ax.set_xticks(list(xs), [f"{r['model']} ({r['notebook']})" for r in rows], rotation=20)
+        ax.set_ylabel("training samples / s (log)")
+        ax.set_title(f"Training throughput ({throughput['device']})")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(figs / "throughput.png", dpi=110)
+        plt.close(fig)
+        made["throughput"] = "figures/throughput.png"
+
+    vae_file = run / "outputs-full" / "01_vae" / "results.json"
+    if vae_file.exists():
+        history = json.loads(vae_file.read_text())["history"]
+        vae = q["01_vae"]
+        fig, ax = plt.subplots(figsize=(7, 3.6))
+        ax.plot([h["epoch"] for h in history], [h["train"] for h in history], label="train ELBO")
+        ax.plot([h["epoch"] for h in history], [h["test"] for h in history], label="test ELBO")
+        ax.axhline(vae["iw_log_likelihood"], color="k", ls="--",
+                   label=f"test log-likelihood, k = {vae['iw_samples']} (final model)")
+        ax.axhline(ANCHOR["elbo"], color="grey", ls=":", label="Davidson et al. 2018: ELBO")
+        ax.set_ylim(max(min(h["test"] for h in history) - 5, -200), None)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("nats per image")
+        ax.set_title("Notebook 01: VAE with a 2-D latent, full budget")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(figs / "vae_elbo.png", dpi=110)
+        plt.close(fig)
+        made["vae"] = "figures/vae_elbo.png"
+
+    rd = {label: q.get(name, {}).get("points", [])
+          for name, label in (("02_beta_vae", "β-VAE (02)"), ("03_echo", "echo noise (03)"))}
+    if any(rd.values()):
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        for (label, points), marker in zip(rd.items(), "os"):
+            pts = sorted(points, key=lambda p: p["rate"])
+            ax.plot([p["rate"] for p in pts], [p["distortion"] for p in pts], marker=marker,
+                    label=label)
+            for p in pts:
+                ax.annotate(f"β={p['beta']:g}", (p["rate"], p["distortion"]), fontsize=7,
+                            xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("rate (nats)")
+        ax.set_ylabel("distortion (squared error)")
+        ax.set_title("Rate–distortion points, full budget")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(figs / "rate_distortion.png", dpi=110)
+        plt.close(fig)
+        made["rd"] = "figures/rate_distortion.png"
+
+    for name, src in (("gan_samples", run / "outputs-full" / "04_gan" / "gan_samples.png"),
+                      ("wgan_samples", run / "outputs-full" / "05_wgan" / "gan_vs_wgan_samples.png"),
+                      ("paths", run / "outputs-full" / "06_inversion" / "paths.png")):
+        if src.exists():
+            shutil.copy(src, figs / src.name)
+            made[name] = f"figures/{src.name}"
+    return made
+
+
+# ------------------------------------------------------------------------ the report ----------
+def summary_rows(smoke, full, throughput, profile, autograde, q, repro) -> list[list[str]]:
+    rows = []
+    if full:
+        walls = {n: _wall(full, n) for n in NOTEBOOKS}
+        done = {n: s for n, s in walls.items() if s is not None}
+        slowest = max(done, key=done.get) if done else None
+        rows.append(["all six notebooks at the full budget, one after the other",
+                     _s(sum(done.values())) + ("" if len(done) == len(NOTEBOOKS)
+                                               else f" ({len(done)} of 6 ran)")])
+        if slowest:
+            rows.append(["slowest notebook at the full budget", f"{slowest}: {_s(done[slowest])}"])
+    if smoke:
+        total = sum(s for n in NOTEBOOKS if (s := _wall(smoke, n)) is not None)
+        rows.append(["all six notebooks at the smoke budget (CI, autograde)", _s(total)])
+    if profile:
+        conv = next(r for r in profile["loops"] if r["loop"] == "conv GAN")
+        rows.append(["conv GAN training step, default → channels-last layout",
+                     f"{conv['before_ms']:.0f} → {conv['after_ms']:.0f} ms "
+                     f"({conv['speedup']:.2f}× faster)"])
+    if throughput:
+        ratios = [r["ratio"] for r in throughput["rows"]]
+        rows.append(["training throughput, tensor-resident ÷ DataLoader",
+                     f"{min(ratios):.2f}× to {max(ratios):.2f}× (per model below)"])
+    vae = q.get("01_vae", {})
+    if "test_elbo" in vae:
+        rows.append(["VAE (2-D latent) test ELBO / log-likelihood (k = "
+                     f"{vae['iw_samples']})",
+                     f"{vae['test_elbo']:.1f} / {vae['iw_log_likelihood']:.1f} nats "
+                     f"(anchor {ANCHOR['elbo']:.1f} / {ANCHOR['log_likelihood']:.1f})"])
+    gens = q.get("04_gan", {}).get("generators", []) + q.get("05_wgan", {}).get("generators", [])
+    if gens:
+        rows.append(["classifier IS / FID, 10 000 samples",
+                     "; ".join(f"{g['name'].split(' (')[0]} {g['inception_score']:.2f} / "
+                               f"{g['fid']:.0f}" for g in gens)])
+    inv = q.get("06_inversion", {})
+    if inv:
+        kc = inv["known_codes"]
+        rows.append(["inversion: starts returning to a known z* / optimised ÷ straight path "
+                     "energy (1 → 7)",
+                     f"{kc['recovery_rate']:.0%} / {inv['path']['ratio']:.3f}"])
+    if autograde:
+        rows.append(["autograde, whole-course submission (6 notebooks, release + feedback)",
+                     _s(autograde["whole_course_seconds"])])
+    if repro:
+        ok = sum(r["ok"] for r in repro)
+        rows.append(["second seeded run: quality numbers within tolerance",
+                     f"{ok} of {len(repro)}; largest |Δ| "
+                     f"{max(r['diff'] for r in repro):.3g}"])
+    return rows
+
+
+def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]:
+    """(report Markdown, README table Markdown)."""
+    run = Path(run)
+    smoke, full = load_phase(run, "smoke"), load_phase(run, "full") or load_phase(run, "full.partial")
+    throughput, profile = load_phase(run, "throughput"), load_phase(run, "profile")
+    autograde = load_phase(run, "autograde")
+    q = quality(run, "full")
+    repro = reproducibility(run, Path(repeat)) if repeat else []
+    figs = _figures(run, dest, smoke, full, throughput, q)
+    any_phase = next((p for p in (full, smoke, throughput, profile, autograde) if p), None)
+    mach = (any_phase or {}).get("machine", {})
+    where = (f"{mach.get('cpus', '?')} CPU cores, torch {mach.get('torch', '?')} "
+             f"({mach.get('torch_threads', '?')} threads), "
+             f"GPU: {mach.get('gpu') or 'none'}; {mach.get('date', '')}")
+
+    out = ["# Benchmark report", "",
+           "Written by `python -m dgm.bench report` from the measurements of "
+           "`python3 tasks.py bench` (raw numbers: `measurements.json`). Machine: " + where + ".",
+           "All runs are seeded (every notebook calls `seed_everything` with its config's seed).",
+           ""]
+    summary = _table(["what", "measured"], summary_rows(smoke, full, throughput, profile,
+                                                        autograde, q, repro), "ll")
+    out += ["## Summary", "", summary, ""]
+
+    # 1. wall times
+    out += ["## 1. Wall time per notebook", "",
+            "Each solution notebook executed top to bottom in a fresh kernel (`nbclient`), in "
+            "course order, outputs of one notebook available to the next (03 reads 02's points, "
+            "05 and 06 read 04's generator). Smoke: `DGM_BUDGET=smoke` (what CI and the "
+            "autograder run); full: the assignments' budgets (what a student runs).", ""]
+    rows = []
+    for n in NOTEBOOKS:
+        rows.append([n, _s(_wall(smoke, n)), _s(_wall(full, n))])
+    out += [_table(["notebook", "smoke budget", "full budget"], rows), ""]
+    failed = [f"{n} ({b})" for b, ph in (("smoke", smoke), ("full", full)) if ph
+              for n, r in ph.get("notebooks", {}).items() if not r.get("ok")]
+    if failed:
+        out += ["Failed: " + ", ".join(failed) + ".", ""]
+    if not full:
+        out += ["The full-budget phase has not been run yet (`python -m dgm.bench run --phases "
+                "full`).", ""]
+    if "wall" in figs:
+        out += [f"![wall times]({figs['wall']})", ""]
+
+    # 2. throughput
+    out += ["## 2. Training throughput", ""]
+    if throughput:
+        out += [f"Device {throughput['device']}; DataLoader with {throughput['dataloader_workers']}"
+                " worker processes; each model's own training step from the notebook's reference "
+                "solution, at the notebook's batch size; the two data paths timed in "
+                "alternating blocks in one run.", ""]
+        out += [_table(["model", "notebook", "batch", "tensor-resident samples/s",
+                        "DataLoader samples/s", "ratio"],
+                       [[r["model"], r["notebook"], r["batch_size"],
+                         f"{r['tensor_samples_per_s']:,.0f}",
+                         f"{r['dataloader_samples_per_s']:,.0f}", f"{r['ratio']:.2f}×"]
+                        for r in throughput["rows"]]), ""]
+        if "throughput" in figs:
+            out += [f"![throughput]({figs['throughput']})", ""]
+    else:
+        out += ["Not measured in this run.", ""]
+
+    # 3. quality
+    out += ["## 3. Quality at the full budget", ""]
+    vae = q.get("01_vae", {})
+    if "test_elbo" in vae:
+        out += ["### Notebook 01: VAE, 2-D latent", "",
+                _table(["", "this course", "Davidson et al. 2018"],
+                       [["test ELBO (nats)", f"{vae['test_elbo']:.2f}", f"{ANCHOR['elbo']:.2f}"],
+                        [f"test log-likelihood, importance-weighted, k = {vae['iw_samples']}",
+                         f"{vae['iw_log_likelihood']:.2f}", f"{ANCHOR['log_likelihood']:.2f}"],
+                        ["gap (nats)", f"{vae['iw_log_likelihood'] - vae['test_elbo']:.2f}",
+                         f"{ANCHOR['log_likelihood'] - ANCHOR['elbo']:.2f}"],
+                        ["best test ELBO during training (epoch)",
+                         f"{vae['best_test_elbo']:.2f} ({vae['best_epoch']})", "–"],
+                        ["training ELBO, last epoch", f"{vae['train_elbo']:.2f}", "–"]]), "",
+                "The anchor is not the same experiment: Davidson et al. binarise MNIST "
+                "*dynamically* (a new Bernoulli draw per epoch), use other networks and stop "
+                "early on a validation set; this course keeps the assignment's *static* "
+                "threshold at 0.5 and its 200 epochs, on which the model overfits (the test "
+                "ELBO peaks, then falls while the training ELBO keeps rising). The gap between "
+                "log-likelihood and ELBO (the mean KL from q(z|x) to the posterior) is the "
+                "comparable number.", ""]
+        if "vae" in figs:
+            out += [f"![VAE ELBO]({figs['vae']})", ""]
+    for name, title in (("02_beta_vae", "Notebook 02: β-VAE"), ("03_echo", "Notebook 03: echo noise")):
+        pts = q.get(name, {}).get("points", [])
+        if pts:
+            out += [f"### {title}, rate–distortion points (test set)", "",
+                    _table(["β", "rate (nats)", "distortion", "train s"],
+                           [[f"{p['beta']:g}", f"{p['rate']:.2f}", f"{p['distortion']:.2f}",
+                             f"{p['seconds']:.0f}"] for p in pts]), ""]
+    if "rd" in figs:
+        out += [f"![rate-distortion]({figs['rd']})", ""]
+    gens = q.get("04_gan", {}).get("generators", []) + q.get("05_wgan", {}).get("generators", [])
+    if gens:
+        out += ["### Notebooks 04–05: GANs (classifier IS / FID on 10 000 samples)", "",
+                _table(["generator", "epochs", "train s", "D/critic steps", "G steps", "IS",
+                        "FID"],
+                       [[g["name"], g["epochs"], f"{g['seconds']:.0f}", g["d_steps"],
+                         g["g_steps"], f"{g['inception_score']:.2f} ± "
+                         f"{g['inception_score_std']:.2f}", f"{g['fid']:.1f}"] for g in gens]),
+                "", "The classifier is the course's MNIST network (`dgm.metrics`, 99.26 % test "
+                "accuracy), not Inception: these numbers compare the course's models with each "
+                "other, not with published ImageNet-Inception scores. On 10 000 test digits "
+                "the same classifier gives IS 9.64; uniform noise gives IS 1.00.", ""]
+        for key in ("gan_samples", "wgan_samples"):
+            if key in figs:
+                out += [f"![{key}]({figs[key]})", ""]
+    inv = q.get("06_inversion", {})
+    if inv:
+        kc = inv["known_codes"]
+        out += ["### Notebook 06: inversion and latent paths", "",
+                f"Generator: {inv['generator']}.", "",
+                _table(["", "value"],
+                       [["starts that return to a known code z* (‖z − z*‖ < 0.1‖z*‖)",
+                         f"{kc['recovery_rate']:.0%}"],
+                        ["median ‖z − z*‖ / ‖z*‖ after inversion",
+                         f"{kc['relative_distance_median']:.2f}"],
+                        ["median squared error of G(z) on G(z*) images", f"{kc['error_median']:.3f}"],
+                        ["test digits: median of the best start's squared error",
+                         f"{inv['inversion_error_min_median']:.2f}"],
+                        ["path energy, straight line (1 → 7)", f"{inv['path']['straight']:.1f}"],
+                        ["path energy, optimised path (1 → 7)", f"{inv['path']['optimised']:.1f}"],
+                        ["ratio optimised ÷ straight", f"{inv['path']['ratio']:.3f}"]], "ll"), ""]
+        if inv.get("part3"):
+            out += [_table(["generator (trained in 06)", "train s", "mean U*", "mean U line",
+                            "ratio", "IS", "FID"],
+                           [[r["generator"], f"{r['train_seconds']:.0f}",
+                             f"{r['optimal_energy']:.1f}", f"{r['straight_energy']:.1f}",
+                             f"{r['ratio']:.3f}", f"{r['inception_score']:.2f}",
+                             f"{r['fid']:.1f}"] for r in inv["part3"]]), ""]
+        if "paths" in figs:
+            out += [f"![paths]({figs['paths']})", ""]
+    if not any(q.values()):
+        out += ["No full-budget results yet.", ""]
+
+    # 4. profile
+    out += ["## 4. Profile of the slowest notebook", ""]
+    if profile:
+        out += ["Notebook 04 trains two GANs for 30 epochs each; notebooks 05 and 06 train the "
+                "same convolutional networks. The course's training loops, one epoch over the "
+                "same images, with the networks in PyTorch's default layout and in the "
+                "channels-last layout (`DGM_CHANNELS_LAST=0/1`), timed alternately:", "",
+                _table(["training loop", "steps timed", "default ms/step", "channels-last ms/step",
+                        "speed-up", "last loss (default / channels-last)"],
+                       [[r["loop"], r["steps"], f"{r['before_ms']:.1f}", f"{r['after_ms']:.1f}",
+                         f"{r['speedup']:.2f}×",
+                         f"{r['last_loss_before']:.4f} / {r['last_loss_after']:.4f}"]
+                        for r in profile["loops"]]), ""]
+        for layout, ops in profile["operators"].items():
+            out += [f"Operators with the most self time in a conv GAN step, {layout} layout:", "",
+                    _table(["operator", "ms per step", "share"],
+                           [[f"`{o['op']}`", f"{o['ms_per_step']:.1f}", f"{o['share']:.0%}"]
+                            for o in ops]), ""]
+        conv = next(r for r in profile["loops"] if r["loop"] == "conv GAN")
+        gens = {g["name"]: g for g in q.get("04_gan", {}).get("generators", [])}
+        if full and _wall(full, "04_gan") and "conv GAN (04)" in gens:
+            wall = _wall(full, "04_gan")
+            conv_s = gens["conv GAN (04)"]["seconds"]
+            before = wall + conv_s * (conv["speedup"] - 1)
+            out += [f"At the full budget notebook 04 took {_s(wall)}, of which the conv GAN's "
+                    f"training {_s(conv_s)}. With the default layout that training would take "
+                    f"{conv['speedup']:.2f}× as long (the measured step ratio), i.e. about "
+                    f"{_s(before)} for the notebook: **{before / wall:.2f}× faster** for the "
+                    "notebook as a whole (derived from the step ratio, not a second 30-epoch "
+                    "run).", ""]
+    else:
+        out += ["Not measured in this run.", ""]
+
+    # 5. autograde
+    out += ["## 5. Autograde", ""]
+    if autograde:
+        out += ["One student's whole-course submission (the reference solutions), graded with "
+                "`python -m dgm.grade` (one worker): release, autograde, feedback.", "",
+                _table(["notebook", "autograde s", "status", "autograded score"],
+                       [[r["notebook"], f"{r['seconds']:.1f}", r["status"],
+                         f"{r['auto_score']:g} / {r['auto_max']:g}"]
+                        for r in autograde["notebooks"]]
+                       + [["whole course", f"{autograde['whole_course_seconds']:.1f}", "", ""]]),
+                ""]
+    else:
+        out += ["Not measured in this run.", ""]
+
+    # 6. reproducibility
+    out += ["## 6. Reproducibility", "",
+            "Tolerances (absolute unless said): " + ", ".join(
+                f"{k} {'±' + format(v, 'g') if k != 'FID' else '±' + format(v, '.0%') + ' relative'}"
+                for k, v in TOLERANCES.items()) + ". On one machine with the same thread count, "
+            "seeded CPU runs repeat bit for bit; the tolerances are for another machine, thread "
+            "count or a GPU.", ""]
+    if repro:
+        out += [_table(["budget", "metric", "run 1", "run 2", "|Δ|", "within tolerance"],
+                       [[r["budget"], r["metric"], f"{r['run1']:.4g}", f"{r['run2']:.4g}",
+                         f"{r['diff']:.3g}", "yes" if r["ok"] else "**no**"] for r in repro]), ""]
+    else:
+        out += ["No second run given (`python -m dgm.bench report --repeat DIR2`).", ""]
+
+    readme = "\n".join([summary, "",
+                        f"Machine: {where}. Full report: [benchmarks/REPORT.md]"
+                        "(benchmarks/REPORT.md)."])
+    return "\n".join(out), readme
+
+
+def write_report(run: Path, dest: Path, repeat: Path | None = None,
+                 readme: Path | None = None) -> Path:
+    run, dest = Path(run).resolve(), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    text, table = render(run, dest, repeat)
+    report = dest / "REPORT.md"
+    report.write_text(text + "\n")
+    phases = {p: load_phase(run, p) for p in ("smoke", "full", "throughput", "profile",
+                                               "autograde")}
+    phases["quality_full"] = quality(run, "full")
+    if repeat:
+        phases["reproducibility"] = reproducibility(run, Path(repeat))
+    (dest / "measurements.json").write_text(json.dumps(phases, indent=1))
+    if readme is not None:
+        update_readme(Path(readme), table)
+    return report
+
+
+def update_readme(path: Path, table: str) -> None:
+    """Replace what stands between the README's ``bench`` markers with ``table``."""
+    text = path.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{path} has no {README_BEGIN} … {README_END} markers: add them where "
+                         "the benchmark table should go")
+    pattern = re.compile(re.escape(README_BEGIN) + ".*?" + re.escape(README_END), re.S)
+    path.write_text(pattern.sub(lambda _: f"{README_BEGIN}\n{table}\n{README_END}", text))
