@@ -44,10 +44,12 @@ NOTEBOOKS = ("01_vae", "02_beta_vae", "03_echo", "04_gan", "05_wgan", "06_invers
 #: MNIST (Davidson et al., *Hyperspherical Variational Auto-Encoders*, UAI 2018, table 1).
 ANCHOR = {"elbo": -137.08, "log_likelihood": -135.73}
 #: How far a second run with the same seeds may move each quality number (absolute, in the
-#: number's unit). Seeded CPU runs with the same thread count repeat bit for bit; these bounds
-#: cover another machine, thread count or GPU, where floating-point sums are ordered differently
-#: and training trajectories drift apart.
-TOLERANCES = {"nats": 1.0, "IS": 0.25, "FID": 0.1, "ratio": 0.05, "rate": 1.0,
+#: number's unit; FID relative). On one machine with the same thread count seeded CPU runs repeat
+#: bit for bit, so there any difference is a failure of seeding. These bounds are for another
+#: machine, thread count or a GPU, where sums are ordered differently and trajectories drift:
+#: GAN training amplifies such differences most (the same conv GAN trained in two memory layouts
+#: ended at FID 169 and 212), so FID gets a relative 30 %.
+TOLERANCES = {"nats": 1.0, "IS": 0.25, "FID": 0.3, "ratio": 0.05, "rate": 1.0,
               "distortion": 0.5, "fraction": 0.1}
 
 
