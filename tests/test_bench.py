@@ -195,3 +195,10 @@ def test_the_course_readme_has_the_table_markers(tmp_path):
     copy.write_text((Path(__file__).resolve().parent.parent / "README.md").read_text())
     report.update_readme(copy, "| what | measured |")
     assert "| what | measured |" in copy.read_text()
+
+
+def test_phases_without_notebooks_are_saved(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "run_phase", lambda phase, out, names, timeout: {
+        "notebooks": [{"notebook": "01_vae", "seconds": 1.0}], "whole_course_seconds": 1.0})
+    assert bench.run(tmp_path, ["autograde"], ["01_vae"]) == 0
+    assert bench.load_phase(tmp_path, "autograde")["whole_course_seconds"] == 1.0

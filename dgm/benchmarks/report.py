@@ -431,7 +431,10 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
                        [[r["loop"], r["steps"], f"{r['before_ms']:.1f}", f"{r['after_ms']:.1f}",
                          f"{r['speedup']:.2f}×",
                          f"{r['last_loss_before']:.4f} / {r['last_loss_after']:.4f}"]
-                        for r in profile["loops"]]), ""]
+                        for r in profile["loops"]]), "",
+                "The fully connected GAN has no convolutions, so its layout is never switched: "
+                "its ratio shows how much two timings of the same code differ on this machine.",
+                ""]
         for layout, ops in profile["operators"].items():
             out += [f"Operators with the most self time in a conv GAN step, {layout} layout:", "",
                     _table(["operator", "ms per step", "share"],
