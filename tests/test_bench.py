@@ -93,6 +93,7 @@ def test_report_states_the_numbers_of_the_run(tmp_path):
     assert "| VAE | 01 | 100 | 3,000 | 1,000 | 3.00× |" in text
     assert "| whole course | 70.0 |" in text
     assert "| 0.1 | 100.00 | 2.00 | 3 |" in text                       # an RD point
+    assert "β-VAE (2 β): rate 10.0–100.0, distortion 2.0–20.0" in text
     for fig in ("wall_times", "throughput", "vae_elbo", "rate_distortion"):
         assert (tmp_path / "benchmarks" / "figures" / f"{fig}.png").stat().st_size > 1000
     saved = json.loads((tmp_path / "benchmarks" / "measurements.json").read_text())
