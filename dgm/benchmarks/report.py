@@ -115,6 +115,8 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
             vals = [_wall(phase, n) or 0 for n in NOTEBOOKS]
             ax.bar([x + (k - 0.5) * 0.4 for x in xs], vals, width=0.4, label=label)
         ax.set_yscale("log")
+        top = max(_wall(ph, n) or 1 for ph in (smoke, full) if ph for n in NOTEBOOKS)
+        ax.set_ylim(top=top * 6)                        # room for the legend
         ax.set_xticks(list(xs), NOTEBOOKS, rotation=20)
         ax.set_ylabel("wall seconds (log)")
         ax.set_title("Wall time per notebook")
@@ -166,13 +168,13 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
           for name, label in (("02_beta_vae", "β-VAE (02)"), ("03_echo", "echo noise (03)"))}
     if any(rd.values()):
         fig, ax = plt.subplots(figsize=(5.5, 4))
-        for (label, points), marker in zip(rd.items(), "os"):
+        for (label, points), marker, dy in zip(rd.items(), "os", (4, -11)):
             pts = sorted(points, key=lambda p: p["rate"])
             ax.plot([p["rate"] for p in pts], [p["distortion"] for p in pts], marker=marker,
                     label=label)
             for p in pts:
                 ax.annotate(f"β={p['beta']:g}", (p["rate"], p["distortion"]), fontsize=7,
-                            xytext=(3, 3), textcoords="offset points")
+                            xytext=(3, dy), textcoords="offset points")
         ax.set_xlabel("rate (nats)")
         ax.set_ylabel("distortion (squared error)")
         ax.set_title("Rate–distortion points, full budget")
