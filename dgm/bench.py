@@ -113,11 +113,16 @@ def notebook_quality(name: str, outputs: Path) -> dict:
 
 
 def run_notebooks(out: Path, budget: str, names: list[str], timeout: int) -> dict:
-    """Run every solution notebook at ``budget``, one after the other, recording as it goes."""
+    """Run the solution notebooks ``names`` at ``budget``, one after the other, recording as it
+    goes. Notebooks of an earlier measurement of this phase that are not in ``names`` are kept,
+    so one notebook can be measured again after a change."""
     from dgm.course import run_notebook, solutions_dir
 
     outputs = out / f"outputs-{budget}"
     payload = {"budget": budget, "machine": machine(), "notebooks": {}}
+    earlier = load_phase(out, budget) or {}
+    payload["notebooks"].update({n: row for n, row in earlier.get("notebooks", {}).items()
+                                 if n not in names})
     previous = load_phase(out, budget + ".partial") or {}
     payload["notebooks"].update(previous.get("notebooks", {}))
     for name in names:

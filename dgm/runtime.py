@@ -28,12 +28,22 @@ DEVICE_ENV = "DGM_DEVICE"
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (CPU and every GPU) with one number."""
+    """Seed Python, NumPy and torch (CPU and every GPU) with one number.
+
+    On a machine without CUDA it also switches on PyTorch's deterministic algorithms: a few CPU
+    kernels (the backward of indexing with repeated indices, which notebook 03's echo sampler
+    uses) add in an order that depends on thread timing, so two seeded runs would drift apart;
+    their deterministic variants make a seeded run repeat bit for bit on the same machine. On a
+    GPU the flag is left alone: several CUDA kernels the course uses (upsampling's backward, for
+    one) have no deterministic variant, and GPU runs repeat only up to rounding.
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
+    else:
+        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def pick_device(prefer: str | None = None) -> torch.device:

@@ -158,6 +158,11 @@ def test_a_failing_notebook_is_recorded_and_the_others_still_run(tmp_path, monke
     assert "the cell broke" in saved["notebooks"]["01_vae"]["error"]
     assert saved["notebooks"]["02_beta_vae"]["ok"]
     assert saved["notebooks"]["02_beta_vae"]["quality"] == {"points": [{"beta": "smoke"}]}
+    # one notebook measured again: the other's row is kept
+    rows = saved["notebooks"]
+    assert bench.run(Path("out"), ["smoke"], ["01_vae"], force=True, timeout=60) == 1
+    again = bench.load_phase(tmp_path / "out", "smoke")["notebooks"]
+    assert again["02_beta_vae"] == rows["02_beta_vae"] and not again["01_vae"]["ok"]
     # measured phases are kept: a second call skips them
     before = (tmp_path / "out" / "smoke.json").read_text()
     assert bench.run(Path("out"), ["smoke"], ["02_beta_vae"]) == 0

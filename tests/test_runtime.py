@@ -59,6 +59,21 @@ def test_seed_everything_makes_runs_repeat():
     assert torch.equal(a, torch.randn(3))
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the flag is for CPU-only machines")
+def test_seed_everything_makes_indexing_gradients_repeat_on_the_cpu():
+    """The backward of indexing with repeated indices (notebook 03's echo sampler) accumulates in
+    a thread-dependent order unless PyTorch's deterministic algorithms are on."""
+    grads = []
+    for _ in range(3):
+        runtime.seed_everything(0)
+        m = torch.randn(256, 8, requires_grad=True)
+        index = torch.randint(0, 256, (256, 50))
+        (m[index] * torch.randn(256, 50, 8)).sum().backward()
+        grads.append(m.grad)
+    assert torch.are_deterministic_algorithms_enabled()
+    assert all(torch.equal(grads[0], g) for g in grads[1:])
+
+
 def test_output_dir_is_independent_of_cwd(tmp_path, monkeypatch):
     monkeypatch.delenv("DGM_OUTPUT", raising=False)
     monkeypatch.chdir(tmp_path)
