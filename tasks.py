@@ -5,7 +5,7 @@
     python3 tasks.py test   # set up, run the whole test suite
     python3 tasks.py lab [student|instructor]   # set up, start JupyterLab on 127.0.0.1
     python3 tasks.py bench [run options]        # set up, measure everything, write the report
-                                                # (benchmarks/REPORT.md; hours on a CPU)
+                                                # (benchmarks/REPORT.md; about an hour on 2 CPU cores)
 
 Needs only Python >= 3.11 and access to the package registry. The environment is rebuilt when
 pyproject.toml or constraints.txt change.

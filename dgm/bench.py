@@ -2,7 +2,7 @@
 
     python -m dgm.bench run [--phases ...] [--out DIR] [--only 01_vae ...]
     python -m dgm.bench report [--out DIR] [--repeat DIR2]
-    python3 tasks.py bench        # every phase, then the report (hours on a laptop CPU)
+    python3 tasks.py bench        # every phase, then the report (about an hour on 2 CPU cores)
 
 ``run`` executes the phases below and writes one JSON file per phase into ``--out`` (default
 ``build/bench/latest``); a phase whose file exists is skipped unless ``--force``, so an
@@ -104,7 +104,7 @@ def notebook_quality(name: str, outputs: Path) -> dict:
             return {}
         rows = r["inversion"]
         errors = sorted(row["error_min"] for row in rows)
-        return {"generator": r["generator"],
+        return {"generator": r["generator"].split(" (")[0],       # without the file's path
                 "inversion_error_min_median": errors[len(errors) // 2],
                 "inversion_code_distance_mean": sum(row["code_distance_mean"] for row in rows)
                 / len(rows),

@@ -200,9 +200,9 @@ def _layout_effect(profile: dict, full: dict | None, q: dict) -> list[str]:
     time it would have taken in the default layout."""
     speed = {r["loop"]: r["speedup"] for r in profile["loops"]}
     trained = {
-        "04_gan": [(g["seconds"], speed.get("conv GAN" if g["name"].startswith("conv") else
-                                            "FC GAN", 1.0))
-                   for g in q.get("04_gan", {}).get("generators", [])],
+        # the FC GAN has no convolutions: same code in both layouts, factor 1
+        "04_gan": [(g["seconds"], speed.get("conv GAN", 1.0) if g["name"].startswith("conv")
+                    else 1.0) for g in q.get("04_gan", {}).get("generators", [])],
         "05_wgan": [(g["seconds"], speed.get("WGAN-GP", 1.0))
                     for g in q.get("05_wgan", {}).get("generators", [])],
         "06_inversion": [(r["train_seconds"], speed.get("conv GAN", 1.0))
@@ -288,9 +288,11 @@ def summary_rows(smoke, full, throughput, profile, autograde, q, repro) -> list[
     if repro:
         ok = sum(r["ok"] for r in repro)
         same = sum(r["diff"] == 0 for r in repro)
+        per = {b: sum(r["budget"] == b for r in repro) for b in ("smoke", "full")}
         rows.append(["second seeded run, same machine: quality numbers repeated",
-                     f"{same} of {len(repro)} identical, {ok} within tolerance; largest |Δ| "
-                     f"{max(r['diff'] for r in repro):.3g}"])
+                     f"{same} of {len(repro)} identical ({per['smoke']} at the smoke budget, "
+                     f"{per['full']} at the full budget), {ok} within tolerance; largest "
+                     f"difference {max(r['diff'] for r in repro):.3g}"])
     return rows
 
 
@@ -307,7 +309,7 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
     mach = (any_phase or {}).get("machine", {})
     where = (f"{mach.get('cpus', '?')} CPU cores, torch {mach.get('torch', '?')} "
              f"({mach.get('torch_threads', '?')} threads), "
-             f"GPU: {mach.get('gpu') or 'none'}; {mach.get('date', '')}")
+             f"GPU: {mach.get('gpu') or 'none'}; measured {mach.get('date', '')[:10]}")
 
     out = ["# Benchmark report", "",
            "Written by `python -m dgm.bench report` from the measurements of "
@@ -477,10 +479,13 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
             "Tolerances (absolute unless said): " + ", ".join(
                 f"{k} {'±' + format(v, 'g') if k != 'FID' else '±' + format(v, '.0%') + ' relative'}"
                 for k, v in TOLERANCES.items()) + ". On one machine with the same thread count, "
-            "seeded CPU runs repeat bit for bit; the tolerances are for another machine, thread "
+            "seeded CPU runs repeat bit for bit (`seed_everything` switches on PyTorch's "
+            "deterministic algorithms where there is no GPU: without them notebook 03's echo "
+            "sampler, whose indexing backward adds in thread order, moved the rate of one "
+            "β by 0.86 nats between two runs); the tolerances are for another machine, thread "
             "count or a GPU.", ""]
     if repro:
-        out += [_table(["budget", "metric", "run 1", "run 2", "|Δ|", "within tolerance"],
+        out += [_table(["budget", "metric", "run 1", "run 2", "difference", "within tolerance"],
                        [[r["budget"], r["metric"], f"{r['run1']:.4g}", f"{r['run2']:.4g}",
                          f"{r['diff']:.3g}", "yes" if r["ok"] else "**no**"] for r in repro]), ""]
     else:
@@ -501,6 +506,11 @@ def write_report(run: Path, dest: Path, repeat: Path | None = None,
     report.write_text(text + "\n")
     phases = {p: load_phase(run, p) for p in ("smoke", "full", "throughput", "profile",
                                                "autograde")}
+    for budget in ("smoke", "full"):            # as re-read, like the report (no file paths)
+        if phases[budget]:
+            fresh = quality(run, budget)
+            for name, row in phases[budget]["notebooks"].items():
+                row["quality"] = fresh.get(name, row.get("quality", {}))
     phases["quality_full"] = quality(run, "full")
     if repeat:
         phases["reproducibility"] = reproducibility(run, Path(repeat))
