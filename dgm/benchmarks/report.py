@@ -102,11 +102,19 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from dgm.plotting import plot_rate_distortion, save
+    from dgm.rd import RDPoint
+
     figs = dest / "figures"
     if figs.exists():
         shutil.rmtree(figs)
     figs.mkdir(parents=True)
     made = {}
+
+    def keep(fig, key: str, name: str) -> None:
+        save(fig, figs / name)
+        plt.close(fig)
+        made[key] = f"figures/{name}"
 
     if smoke or full:
         fig, ax = plt.subplots(figsize=(7, 3.6))
@@ -121,10 +129,7 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
         ax.set_ylabel("wall seconds (log)")
         ax.set_title("Wall time per notebook")
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(figs / "wall_times.png", dpi=110)
-        plt.close(fig)
-        made["wall"] = "figures/wall_times.png"
+        keep(fig, "wall", "wall_times.png")
 
     if throughput:
         rows = throughput["rows"]
@@ -139,10 +144,7 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
         ax.set_ylabel("training samples / s (log)")
         ax.set_title(f"Training throughput ({throughput['device']})")
         ax.legend()
-        fig.tight_layout()
-        fig.savefig(figs / "throughput.png", dpi=110)
-        plt.close(fig)
-        made["throughput"] = "figures/throughput.png"
+        keep(fig, "throughput", "throughput.png")
 
     vae_file = run / "outputs-full" / "01_vae" / "results.json"
     if vae_file.exists():
@@ -159,30 +161,13 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
         ax.set_ylabel("nats per image")
         ax.set_title("Notebook 01: VAE with a 2-D latent, full budget")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(figs / "vae_elbo.png", dpi=110)
-        plt.close(fig)
-        made["vae"] = "figures/vae_elbo.png"
+        keep(fig, "vae", "vae_elbo.png")
 
-    rd = {label: q.get(name, {}).get("points", [])
+    rd = {label: [RDPoint(**p) for p in q.get(name, {}).get("points", [])]
           for name, label in (("02_beta_vae", "β-VAE (02)"), ("03_echo", "echo noise (03)"))}
     if any(rd.values()):
-        fig, ax = plt.subplots(figsize=(5.5, 4))
-        for (label, points), marker, dy in zip(rd.items(), "os", (4, -11)):
-            pts = sorted(points, key=lambda p: p["rate"])
-            ax.plot([p["rate"] for p in pts], [p["distortion"] for p in pts], marker=marker,
-                    label=label)
-            for p in pts:
-                ax.annotate(f"β={p['beta']:g}", (p["rate"], p["distortion"]), fontsize=7,
-                            xytext=(3, dy), textcoords="offset points")
-        ax.set_xlabel("rate (nats)")
-        ax.set_ylabel("distortion (squared error)")
-        ax.set_title("Rate–distortion points, full budget")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(figs / "rate_distortion.png", dpi=110)
-        plt.close(fig)
-        made["rd"] = "figures/rate_distortion.png"
+        keep(plot_rate_distortion(rd, title="Rate–distortion points, full budget (test set)"),
+             "rd", "rate_distortion.png")
 
     for name, src in (("gan_samples", run / "outputs-full" / "04_gan" / "gan_samples.png"),
                       ("wgan_samples", run / "outputs-full" / "05_wgan" / "gan_vs_wgan_samples.png"),
