@@ -172,25 +172,35 @@ EXAMPLE_BUGS = {
 }
 
 
+EXAMPLE_STUDENTS = ("reference", "untouched", "buggy")
+
+
+def example_submission(name: str, released: nbformat.NotebookNode, kind: str,
+                       solutions: dict[str, str]) -> nbformat.NotebookNode:
+    """A released notebook of assignment ``name`` as one of the example students hands it in:
+    filled with the reference solution, untouched, or with the course's realistic bugs
+    (:data:`EXAMPLE_BUGS`). ``solutions`` are that notebook's solution cells."""
+    if kind == "untouched":
+        return released
+    if kind not in EXAMPLE_STUDENTS:
+        raise ValueError(f"kind {kind!r}: use one of {', '.join(EXAMPLE_STUDENTS)}")
+    bugs = EXAMPLE_BUGS.get(name, {}) if kind == "buggy" else None
+    return filled_submission(released, solutions, bugs)
+
+
 def write_example_submissions(course: Path, names: list[str]) -> list[str]:
     """Put three students in ``course/submitted``: reference, untouched, buggy."""
-    students = ["reference", "untouched", "buggy"]
     release = course / "release"
     for name in names:
         solutions = _solution_sources(name)
         for path in sorted((release / name).glob("*.ipynb")):
             released = nbformat.read(path, as_version=4)
-            versions = {
-                "reference": filled_submission(released, solutions[path.name]),
-                "untouched": released,
-                "buggy": filled_submission(released, solutions[path.name],
-                                           EXAMPLE_BUGS.get(name, {})),
-            }
-            for student, nb in versions.items():
+            for student in EXAMPLE_STUDENTS:
                 target = course / "submitted" / student / name / path.name
                 target.parent.mkdir(parents=True, exist_ok=True)
-                nbformat.write(nb, target)
-    return students
+                nbformat.write(example_submission(name, released, student,
+                                                  solutions[path.name]), target)
+    return list(EXAMPLE_STUDENTS)
 
 
 # ------------------------------------------------------------------------ grading -------------

@@ -18,11 +18,8 @@ def write_submission(folder: Path, student: str, name: str, kind: str = "referen
     """A submission of notebook ``name``: the reference solution, the course's example bugs
     (``"buggy"``) or the release as handed out (``"untouched"``)."""
     released = nbformat.read(course.release_dir() / name / f"{name}.ipynb", 4)
-    solutions = course._solution_sources(name)[f"{name}.ipynb"]
-    nb = {"reference": lambda: course.filled_submission(released, solutions),
-          "buggy": lambda: course.filled_submission(released, solutions,
-                                                    course.EXAMPLE_BUGS.get(name, {})),
-          "untouched": lambda: released}[kind]()
+    nb = course.example_submission(name, released, kind,
+                                   course._solution_sources(name)[f"{name}.ipynb"])
     path = folder / f"{student}_{name}.ipynb"
     nbformat.write(nb, path)
     return path

@@ -14,6 +14,7 @@ import time
 import torch
 
 from dgm import gan
+from dgm.benchmarks import solution_namespace
 from dgm.runtime import environ, pick_device, seed_everything
 
 
@@ -26,20 +27,13 @@ def _nets(kind: str, device):
 
 def _train(kind: str, images: torch.Tensor, device) -> tuple[float, int, float]:
     """Seconds, D/critic steps and the last D loss of one epoch over ``images``."""
+    ns = solution_namespace("05_wgan") if kind == "WGAN-GP" else {}   # its reference losses
     seed_everything(0)
     d, g, zdim = _nets(kind, device)
     start = time.perf_counter()
     if kind == "WGAN-GP":
-        crit = lambda c, r, f: c(f).mean() - c(r).mean()                      # noqa: E731
-        gen = lambda c, f: -c(f).mean()                                       # noqa: E731
-
-        def penalty(c, real, fake, lam):
-            eps = torch.rand(len(real), 1, 1, 1, device=real.device)
-            x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-            grad, = torch.autograd.grad(c(x_hat).sum(), x_hat, create_graph=True)
-            return lam * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
-
-        h = gan.train_wgan_gp(d, g, crit, gen, penalty, images, zdim=zdim, epochs=1,
+        h = gan.train_wgan_gp(d, g, ns["critic_loss"], ns["generator_loss"],
+                              ns["gradient_penalty"], images, zdim=zdim, epochs=1,
                               progress=False)
     else:
         h = gan.train_gan(d, g, gan.standard_d_loss, gan.standard_g_loss, images, zdim=zdim,
