@@ -5,7 +5,8 @@
     python3 tasks.py test   # set up, run the whole test suite
     python3 tasks.py lab [student|instructor]   # set up, start JupyterLab on 127.0.0.1
     python3 tasks.py bench [run options]        # set up, measure everything, write the report
-                                                # (benchmarks/REPORT.md; about an hour on 2 CPU cores)
+                                                # (python -m dgm_staff.bench run, then report:
+                                                # benchmarks/REPORT.md; ~1 hour on 2 CPU cores)
 
 Needs only Python >= 3.11 and access to the package registry. The environment is rebuilt when
 pyproject.toml or constraints.txt change.
@@ -20,8 +21,13 @@ import sys
 import venv
 from pathlib import Path
 
+# The DGM_* environment variable names are defined once, in dgm/runtime.py (VENV_ENV, BUDGET_ENV,
+# OUTPUT_ENV, ...). This file runs before the environment exists and cannot import dgm, so it
+# spells out the ones it uses; keep them in step with dgm/runtime.py.
+VENV_ENV, BUDGET_ENV, OUTPUT_ENV = "DGM_VENV", "DGM_BUDGET", "DGM_OUTPUT"
+
 ROOT = Path(__file__).resolve().parent
-VENV = Path(os.environ.get("DGM_VENV", ROOT / ".venv"))
+VENV = Path(os.environ.get(VENV_ENV, ROOT / ".venv"))
 STAMP = VENV / ".dgm-installed"            # which pyproject.toml + constraints.txt it holds
 LINKED = VENV / ".dgm-checkout"            # which checkout its editable install points to
 
@@ -77,18 +83,18 @@ def main(argv: list[str]) -> int:
     if code:
         return code
     if argv[0] == "demo":
-        return run(python, "-m", "dgm.course", "demo")
+        return run(python, "-m", "dgm_staff.course", "demo")
     if argv[0] == "lab":
-        return run(python, "-m", "dgm.lab", *argv[1:])
+        return run(python, "-m", "dgm_staff.lab", *argv[1:])
     if argv[0] == "bench":
         # a failed notebook is recorded and reported; the report is written either way
-        code = run(python, "-m", "dgm.bench", "run", *argv[1:])
+        code = run(python, "-m", "dgm_staff.bench", "run", *argv[1:])
         out = argv[argv.index("--out") + 1:][:1] if "--out" in argv else []
-        return run(python, "-m", "dgm.bench", "report", *(["--out", *out] if out else [])) or code
+        return run(python, "-m", "dgm_staff.bench", "report", *(["--out", *out] if out else [])) or code
     workers = "2" if (os.cpu_count() or 1) >= 2 else "1"
     return run(python, "-m", "pytest", "-n", workers, "--dist", "loadscope",
                "tests", "--nbval-lax", "solutions", "-p", "no:cacheprovider",
-               env={"DGM_BUDGET": "smoke", "DGM_OUTPUT": str(ROOT / "build" / "test-outputs")})
+               env={BUDGET_ENV: "smoke", OUTPUT_ENV: str(ROOT / "build" / "test-outputs")})
 
 
 if __name__ == "__main__":

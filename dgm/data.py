@@ -34,10 +34,9 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from dgm.runtime import repo_root
+from dgm.runtime import DATA_ENV, MNIST_WHEEL_ENV, repo_root
 
-DATA_ENV = "DGM_DATA"
-WHEEL_ENV = "DGM_MNIST_WHEEL"
+WHEEL_ENV = MNIST_WHEEL_ENV        # this module's older name for it (names live in dgm.runtime)
 FIX_COMMAND = "python -m dgm.data --rebuild"
 
 #: Uncompressed MD5 sums published with MNIST (and checked by torchvision).

@@ -12,9 +12,9 @@ NeurIPS 2017 (Algorithm 1: n_critic = 5, λ = 10, Adam lr 1e-4; their MNIST code
 
 from __future__ import annotations
 
+import copy
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,11 +28,16 @@ from tqdm.auto import tqdm
 from dgm.data import TensorLoader
 
 
-def sample_z(n: int, zdim: int, device: torch.device | str = "cpu",
-             generator: torch.Generator | None = None) -> torch.Tensor:
-    """The course's prior: z = 2·U(0, 1) − 1, i.e. uniform on [−1, 1]^zdim."""
-    u = torch.rand(n, zdim, generator=generator)
-    return (2 * u - 1).to(device)
+def prior_codes(n: int, zdim: int, device: torch.device | str = "cpu",
+                generator: torch.Generator | None = None, prior: str = "uniform") -> torch.Tensor:
+    """``n`` codes of the prior a generator was trained with: ``"uniform"`` on [−1, 1]^zdim
+    (notebook 04) or ``"normal"`` N(0, I) (notebooks 05 and 06's own GANs), drawn on the CPU from
+    ``generator`` so that a seed gives the same codes on every device."""
+    if prior == "normal":
+        return torch.randn(n, zdim, generator=generator).to(device)
+    if prior != "uniform":
+        raise ValueError(f"unknown prior {prior!r}: use 'uniform' or 'normal'")
+    return torch.rand(n, zdim, generator=generator).mul_(2).sub_(1).to(device)
 
 
 def as_images(x: torch.Tensor) -> torch.Tensor:
@@ -62,46 +67,40 @@ def fc_discriminator() -> nn.Sequential:
         nn.Linear(256, 1))
 
 
-def conv_discriminator() -> nn.Sequential:
-    """Notebook 04's DNet as one Sequential (used as the WGAN-GP critic in notebook 05)."""
+def course_generator(zdim: int = 64) -> nn.Sequential:
+    """The course's convolutional generator for notebooks 05 and 06 (not notebook 04's ``GNet``):
+    DCGAN-style (Radford et al., ICLR 2016) transposed convolutions with batch norm,
+    ``[B, zdim]`` → ``[B, 1, 28, 28]`` in (0, 1)."""
     return nn.Sequential(
-        nn.Conv2d(1, 2, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(2, 4, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(4, 8, 3, 1, 0), nn.ReLU(), nn.Flatten(),
-        nn.Linear(200, 1))
+        nn.Linear(zdim, 64 * 7 * 7), nn.BatchNorm1d(64 * 7 * 7), nn.ReLU(),
+        nn.Unflatten(1, (64, 7, 7)),
+        nn.ConvTranspose2d(64, 32, 4, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.ConvTranspose2d(32, 1, 4, stride=2, padding=1), nn.Sigmoid())
 
 
-def conv_generator(zdim: int = 64) -> nn.Sequential:
-    """Notebook 04's GNet as one Sequential (used by notebooks 05 and 06)."""
+def course_critic() -> nn.Sequential:
+    """The course's convolutional critic / discriminator for notebooks 05 and 06 (not notebook
+    04's ``DNet``): two strided convolutions with LeakyReLU(0.2) and no batch norm (the gradient
+    penalty is taken per sample, which batch norm would couple; Gulrajani et al., section 4),
+    ``[B, 1, 28, 28]`` → ``[B, 1]``."""
     return nn.Sequential(
-        nn.Linear(zdim, 1568), nn.LeakyReLU(0.2), nn.Unflatten(1, (32, 7, 7)),
-        nn.Upsample(scale_factor=2), nn.Conv2d(32, 16, 3, padding=1), nn.LeakyReLU(0.2),
-        nn.Upsample(scale_factor=2), nn.Conv2d(16, 8, 3, padding=1), nn.LeakyReLU(0.2),
-        nn.Conv2d(8, 1, 3, padding=1), nn.Sigmoid())
+        nn.Conv2d(1, 32, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+        nn.Conv2d(32, 64, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 1))
 
 
-def kaiming_init(module: nn.Module) -> nn.Module:
-    """Kaiming-uniform weights and zero biases for every Linear and Conv2d in ``module``."""
-    for m in module.modules():
-        if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.kaiming_uniform_(m.weight)
-            nn.init.zeros_(m.bias)
-    return module
+def least_squares_d_loss(d_net: nn.Module, g_net: nn.Module, real: torch.Tensor,
+                         z: torch.Tensor) -> torch.Tensor:
+    """The least-squares GAN's discriminator loss (Mao et al., ICCV 2017, a = 0, b = c = 1):
+    ½ E (D(x) − 1)² + ½ E D(G(z))², the fake batch detached. Notebook 06 trains its own GANs
+    with it."""
+    fake = g_net(z).detach()
+    return 0.5 * ((d_net(real) - 1) ** 2).mean() + 0.5 * (d_net(fake) ** 2).mean()
 
 
-def standard_d_loss(d_net: nn.Module, g_net: nn.Module, real: torch.Tensor,
-                    z: torch.Tensor) -> torch.Tensor:
-    """BCE[D(x), 1] + BCE[D(G(z)), 0] on logits, the fake batch detached (notebook 04's loss, for
-    the scripts and notebook 06, which train GANs without re-deriving it)."""
-    lr, lf = d_net(real), d_net(g_net(z).detach())
-    return F.binary_cross_entropy_with_logits(lr, torch.ones_like(lr)) + \
-        F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf))
-
-
-def standard_g_loss(d_net: nn.Module, g_net: nn.Module, z: torch.Tensor) -> torch.Tensor:
-    """The non-saturating generator loss BCE[D(G(z)), 1]."""
-    lf = d_net(g_net(z))
-    return F.binary_cross_entropy_with_logits(lf, torch.ones_like(lf))
+def least_squares_g_loss(d_net: nn.Module, g_net: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """The least-squares GAN's generator loss ½ E (D(G(z)) − 1)²."""
+    return 0.5 * ((d_net(g_net(z)) - 1) ** 2).mean()
 
 
 # ------------------------------------------------------------------------ history -------------
@@ -127,22 +126,18 @@ def _check_finite(value: float, what: str, epoch: int, step: int) -> None:
             "uses BCEWithLogitsLoss on logits (no sigmoid before it) and the learning rate")
 
 
-#: Set to 0 to train the convolutional networks in PyTorch's default (channels-first) layout.
-CHANNELS_LAST_ENV = "DGM_CHANNELS_LAST"
-
-
 def use_channels_last(d_net: nn.Module, g_net: nn.Module, zdim: int,
-                      device: torch.device) -> bool:
+                      device: torch.device, enabled: bool = True) -> bool:
     """On the CPU, switch both networks to the channels-last memory layout when they have
     convolutions and still run in it; returns whether it did.
 
     oneDNN's CPU convolutions work channels-last; with PyTorch's default layout each convolution
     and upsampling converts its input and output, which took about half of a GAN step on the
-    course's networks (``python -m dgm.bench profile`` measures it). A network whose ``forward``
+    course's networks (``python -m dgm_staff.bench run --phases profile`` measures it). A network whose ``forward``
     uses ``.view`` on a channels-last activation fails in that layout; then both networks stay as
     they are. The layout does not change what is computed, only the order of the sums (results
     agree to float32 rounding)."""
-    if device.type != "cpu" or os.environ.get(CHANNELS_LAST_ENV, "1").strip() == "0":
+    if device.type != "cpu" or not enabled:
         return False
     if not any(isinstance(m, nn.Conv2d) for net in (d_net, g_net) for m in net.modules()):
         return False
@@ -151,7 +146,7 @@ def use_channels_last(d_net: nn.Module, g_net: nn.Module, zdim: int,
         net.to(memory_format=torch.channels_last).eval()
     try:                       # a probe that leaves the global random state alone
         with torch.no_grad():
-            d_net(g_net(sample_z(2, zdim, device, torch.Generator().manual_seed(0))))
+            d_net(g_net(prior_codes(2, zdim, device, torch.Generator().manual_seed(0))))
         ok = True
     except RuntimeError:
         for net in (d_net, g_net):
@@ -167,10 +162,11 @@ class _Run:
     generator, the history, the progress bar, and one optimisation step with its bookkeeping."""
 
     def __init__(self, d_net, g_net, train_x, *, zdim, epochs, batch_size, lr, betas, seed, desc,
-                 progress, d_name):
+                 progress, d_name, prior, channels_last):
         self.nets = (d_net, g_net)
         self.device = next(g_net.parameters()).device
-        self.channels_last = use_channels_last(d_net, g_net, zdim, self.device)
+        self.prior = prior
+        self.channels_last = use_channels_last(d_net, g_net, zdim, self.device, channels_last)
         self.opt_d = torch.optim.Adam(d_net.parameters(), lr=lr, betas=betas)
         self.opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=betas)
         self.loader = TensorLoader(train_x, batch_size=batch_size, shuffle=True, seed=seed,
@@ -181,7 +177,7 @@ class _Run:
         self.d_name = d_name
 
     def z(self, n: int, zdim: int) -> torch.Tensor:
-        return sample_z(n, zdim, self.device, self.gen)
+        return prior_codes(n, zdim, self.device, self.gen, self.prior)
 
     def finish(self) -> GanHistory:
         """Hand the networks back in PyTorch's default memory layout."""
@@ -230,7 +226,8 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
               lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), seed: int = 0,
               on_epoch: Callable[[int, nn.Module], None] | None = None, progress: bool = True,
               desc: str = "GAN", smoothness: float = 0.0,
-              smoothness_step: float = 0.1) -> GanHistory:
+              smoothness_step: float = 0.1, prior: str = "uniform",
+              channels_last: bool = True) -> GanHistory:
     """Alternate one discriminator step and one generator step per minibatch (Goodfellow et al.,
     Algorithm 1 with k = 1), with Adam for both.
 
@@ -238,10 +235,13 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
     functions; ``on_epoch(epoch, g_net)`` is called after each epoch (e.g. to save a grid).
 
     ``smoothness`` > 0 adds :func:`latent_smoothness_penalty` to the generator's loss (notebook
-    06, "training for short paths").
+    06, "training for short paths"). ``prior`` is the code distribution (:func:`prior_codes`);
+    ``channels_last`` trains convolutional networks in that memory layout on the CPU
+    (:func:`use_channels_last`; the benchmark's profile switches it off to compare).
     """
     run = _Run(d_net, g_net, train_x, zdim=zdim, epochs=epochs, batch_size=batch_size, lr=lr,
-               betas=betas, seed=seed, desc=desc, progress=progress, d_name="discriminator")
+               betas=betas, seed=seed, desc=desc, progress=progress, d_name="discriminator",
+               prior=prior, channels_last=channels_last)
     for epoch in run.epochs(on_epoch):
         for step, (x,) in enumerate(run.loader):
             real = as_images(x)
@@ -273,7 +273,8 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
                   betas: tuple[float, float] = (0.5, 0.9), n_critic: int = 5,
                   lambda_gp: float = 10.0, seed: int = 0,
                   on_epoch: Callable[[int, nn.Module], None] | None = None,
-                  progress: bool = True, desc: str = "WGAN-GP") -> GanHistory:
+                  progress: bool = True, desc: str = "WGAN-GP", prior: str = "normal",
+                  channels_last: bool = True) -> GanHistory:
     """Gulrajani et al., Algorithm 1: ``n_critic`` critic steps (each on a fresh real batch) per
     generator step. An epoch is one pass of the critic over the training data, so at equal epochs
     the critic sees as much data as notebook 04's discriminator and the generator takes
@@ -284,7 +285,8 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
     step minimises ``critic_loss + gradient_penalty`` on a detached fake batch.
     """
     run = _Run(critic, g_net, train_x, zdim=zdim, epochs=epochs, batch_size=batch_size, lr=lr,
-               betas=betas, seed=seed, desc=desc, progress=progress, d_name="critic")
+               betas=betas, seed=seed, desc=desc, progress=progress, d_name="critic",
+               prior=prior, channels_last=channels_last)
     for epoch in run.epochs(on_epoch):
         for step, (x,) in enumerate(run.loader):
             real = as_images(x)
@@ -300,14 +302,14 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
 
 
 @torch.no_grad()
-def generate(g_net: nn.Module, n: int, zdim: int, seed: int = 0,
-             batch_size: int = 1000) -> torch.Tensor:
+def generate(g_net: nn.Module, n: int, zdim: int, seed: int = 0, batch_size: int = 1000,
+             prior: str = "uniform") -> torch.Tensor:
     """``n`` samples ``[n, 1, 28, 28]`` from fixed prior draws (the same ``seed``, the same z)."""
     device = next(g_net.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     was_training = g_net.training
     g_net.eval()
-    out = [g_net(sample_z(min(batch_size, n - k), zdim, device, gen)).reshape(-1, 1, 28, 28)
+    out = [g_net(prior_codes(min(batch_size, n - k), zdim, device, gen, prior)).reshape(-1, 1, 28, 28)
            for k in range(0, n, batch_size)]
     g_net.train(was_training)
     return torch.cat(out)
@@ -352,45 +354,64 @@ def format_results(results: list[GanResult]) -> str:
     return "\n".join(lines)
 
 
-def save_generator(g_net: nn.Module, path: Path, **meta) -> Path:
-    """A generator's weights and how to rebuild it (``meta``: e.g. ``zdim``, ``kind``)."""
+def save_generator(g_net: nn.Module, path: Path, *, zdim: int, prior: str = "uniform",
+                   **meta) -> Path:
+    """Save a trained generator so that a later notebook can use it without its Python class.
+
+    The network is exported with ``torch.export`` (a graph of tensor operations and the weights,
+    for any batch size): notebook 06 runs *your* notebook-04 generator without needing your
+    ``GNet`` source. ``meta`` (e.g. ``epochs``, ``budget``) is stored beside it as JSON.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": {k: v.cpu() for k, v in g_net.state_dict().items()}, **meta}, path)
+    net = copy.deepcopy(g_net).to("cpu", memory_format=torch.contiguous_format).eval()
+    example = prior_codes(2, zdim, "cpu", torch.Generator().manual_seed(0), prior)
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(net, (example,), dynamic_shapes=({0: batch},))
+    info = {"zdim": int(zdim), "prior": prior, **meta}
+    tmp = path.with_name(path.stem + ".partial.pt2")
+    torch.export.save(program, tmp, extra_files={"meta.json": json.dumps(info)})
+    tmp.replace(path)                 # never a half-written file
     return path
 
 
-#: The generator notebook 06 falls back on (trained by ``scripts/train_generator.py``).
-FALLBACK_GENERATOR = Path(__file__).resolve().parent / "assets" / "gan_generator.pt"
+#: The generator notebook 06 falls back on before notebook 04 has been run: the course's own
+#: :func:`course_generator` (not ``GNet``), trained by ``scripts/train_generator.py``.
+FALLBACK_GENERATOR = Path(__file__).resolve().parent / "assets" / "gan_generator.pt2"
 
 
-def trained_generator(preferred: Path | None = None) -> tuple[nn.Module, str]:
-    """The generator notebook 04 saved (``preferred``) if present, else the committed one
-    (checked against its SHA-256). Returns the network and where it came from."""
+def generator_info(path: Path) -> dict:
+    """The metadata :func:`save_generator` stored with a generator (zdim, prior, epochs, ...)."""
+    extra = {"meta.json": ""}
+    torch.export.load(Path(path), extra_files=extra)
+    return json.loads(extra["meta.json"] or "{}")
+
+
+def load_generator(path: Path) -> tuple[nn.Module, dict]:
+    """A generator saved by :func:`save_generator` and its metadata."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no generator at {path}: run the notebook that trains it first")
+    extra = {"meta.json": ""}
+    try:
+        program = torch.export.load(path, extra_files=extra)
+    except Exception as e:  # noqa: BLE001 - a corrupt or foreign file gets one clear message
+        raise ValueError(f"{path} is not a generator saved by dgm.gan.save_generator ({e}); "
+                         "re-run the notebook that trains it") from None
+    return program.module(), json.loads(extra["meta.json"] or "{}")
+
+
+def trained_generator(preferred: Path | None = None) -> tuple[nn.Module, dict, str]:
+    """The generator notebook 04 saved (``preferred``) if present, else the course's fallback
+    (checked against its SHA-256). Returns the network, its metadata and where it came from."""
     if preferred is not None and Path(preferred).exists():
-        return load_generator(preferred), f"notebook 04 ({preferred})"
+        net, info = load_generator(preferred)
+        return net, info, f"your notebook 04 ({preferred})"
     from dgm.metrics import sha256
 
     expected = FALLBACK_GENERATOR.with_suffix(".sha256").read_text().split()[0]
     if sha256(FALLBACK_GENERATOR) != expected:
-        raise ValueError(f"{FALLBACK_GENERATOR} does not match its checksum: restore it with "
-                         "`git checkout -- dgm/assets` or retrain it with "
-                         "`python scripts/train_generator.py`")
-    return load_generator(FALLBACK_GENERATOR), "the course's checkpoint (notebook 04 not run yet)"
-
-
-def load_generator(path: Path) -> nn.Module:
-    """A generator saved by :func:`save_generator` (by notebook 04, 05 or the course's script),
-    rebuilt as ``conv_generator`` / ``fc_generator``. The weights are matched by order and shape,
-    so a notebook's own ``GNet`` class (same layers, other names) loads too."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"no generator at {path}: run the notebook that trains it first")
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    zdim, kind = int(saved["zdim"]), saved.get("kind", "conv")
-    net = conv_generator(zdim) if kind == "conv" else fc_generator(zdim)
-    tensors = list(saved["state_dict"].values())
-    params = list(net.state_dict().items())
-    if len(tensors) != len(params) or any(t.shape != p.shape for t, (_, p) in zip(tensors, params)):
-        raise ValueError(f"{path} does not hold a {kind} generator with zdim {zdim}: retrain it")
-    net.load_state_dict({name: t for (name, _), t in zip(params, tensors)})
-    return net.eval()
+        raise ValueError(f"{FALLBACK_GENERATOR} does not match its checksum: restore the file "
+                         "from the course's release")
+    net, info = load_generator(FALLBACK_GENERATOR)
+    return net, info, "the course's generator (notebook 04 has not saved one yet)"

@@ -21,10 +21,26 @@ import torch
 
 Budget = Literal["full", "smoke"]
 
-#: Environment variable that forces a budget ("full" or "smoke").
+# The environment variables the course reads, named once here: every other module (and the
+# tests) uses these constants instead of the strings. tasks.py and .ci/run run before the
+# environment exists and cannot import dgm; they spell the names out and point here.
+
+#: Forces a budget ("full" or "smoke").
 BUDGET_ENV = "DGM_BUDGET"
-#: Environment variable that forces a device ("cpu", "cuda", "cuda:1", "mps").
+#: Forces a device ("cpu", "cuda", "cuda:1", "mps").
 DEVICE_ENV = "DGM_DEVICE"
+#: Where notebooks write figures and checkpoints (default ``outputs/`` in the checkout).
+OUTPUT_ENV = "DGM_OUTPUT"
+#: Where datasets live (default ``data/`` in the checkout; :func:`dgm.data.data_root`).
+DATA_ENV = "DGM_DATA"
+#: A local copy of the MNIST wheel to build the dataset from, offline (:mod:`dgm.data`).
+MNIST_WHEEL_ENV = "DGM_MNIST_WHEEL"
+#: The virtual environment tasks.py creates and uses (default ``.venv`` in the checkout).
+VENV_ENV = "DGM_VENV"
+#: Set by nbgrader while it autogrades: the budget is then always "smoke".
+AUTOGRADE_ENV = "NBGRADER_EXECUTION"
+#: Set by every CI service: the default budget is then "smoke".
+CI_ENV = "CI"
 
 
 def seed_everything(seed: int) -> None:
@@ -83,14 +99,14 @@ def budget() -> Budget:
     * else ``"smoke"`` under CI (``CI`` set, as every CI service does);
     * else ``"full"``: the budget of the original assignment, for students.
     """
-    if os.environ.get("NBGRADER_EXECUTION"):
+    if os.environ.get(AUTOGRADE_ENV):
         return "smoke"
     forced = os.environ.get(BUDGET_ENV, "").strip().lower()
     if forced:
         if forced not in ("full", "smoke"):
             raise ValueError(f"{BUDGET_ENV}={forced!r}: use 'full' or 'smoke'.")
         return forced  # type: ignore[return-value]
-    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+    if os.environ.get(CI_ENV, "").strip().lower() not in ("", "0", "false", "no"):
         return "smoke"
     return "full"
 
@@ -106,7 +122,7 @@ def output_dir(name: str) -> Path:
     Defaults to ``outputs/<name>`` in the course checkout (git-ignored), never the working
     directory, so that a notebook writes to the same place however it is started.
     """
-    base = Path(os.environ.get("DGM_OUTPUT", repo_root() / "outputs"))
+    base = Path(os.environ.get(OUTPUT_ENV, repo_root() / "outputs"))
     path = base / name
     path.mkdir(parents=True, exist_ok=True)
     return path

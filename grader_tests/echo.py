@@ -1,10 +1,9 @@
-"""Checks for notebook 03 (echo noise).
+"""Checks for notebook 03 (echo noise): staff side.
 
-``echo_sample(m_x, s_x, d_max)`` draws z_i = sum_{k < d_max} (prod_{l < k} s(x_l)) m(x_k) with
-x_0 = x_i and x_1, x_2, ... drawn independently and uniformly from the *other* examples of the
-minibatch. Random draws cannot be compared with a reference directly, so the checks use inputs
-whose answer is deterministic (constant m and s; a batch of two, where "the other example" is
-fixed) and, in the hidden tests, the stationary law of the 1-D linear-Gaussian case.
+``level="visible"`` runs the student-side check of :mod:`dgm.checks.echo` (deterministic inputs:
+s = 0, d_max = 1, constant m and s, a batch of two); ``"hidden"`` runs it, then gradients (also at
+s = 0) and the stationary law of the 1-D linear-Gaussian case. :func:`record` gives the values the
+visible checks compare with.
 """
 
 from __future__ import annotations
@@ -12,9 +11,47 @@ from __future__ import annotations
 import sympy as sp
 import torch
 
+from dgm.checks import echo as visible
 from grader_tests import symbolic
-from grader_tests._core import (CheckFailed, call, close, explain_mismatch, generator,
-                                require_tensor)
+from grader_tests._core import CheckFailed, backward, call, close, generator, require_tensor
+
+
+def series_pair(m, s, d_max):
+    """Deterministic answer for a batch of two: every echo of example i is the other one."""
+    z = m.clone()
+    for i in range(2):
+        j = 1 - i
+        coef = s[i].clone()
+        for k in range(1, d_max):
+            z[i] = z[i] + coef * m[j]
+            coef = coef * s[j]
+    return z
+
+
+def echo_sample_values():
+    c, sc, d = visible.CONSTANT_CASE
+    m2, s2 = visible.pair_inputs()
+    n = visible.PAIR_D_MAX
+    geometric = lambda terms: c * (1 - sc ** terms) / (1 - sc)  # noqa: E731
+    return {
+        "constant": torch.tensor(geometric(d), dtype=torch.float64),
+        "constant_one_more": torch.tensor(geometric(d + 1), dtype=torch.float64),
+        "constant_one_less": torch.tensor(geometric(d - 1), dtype=torch.float64),
+        "pair": series_pair(m2, s2, n),
+        "pair_own": m2 * (1 - s2 ** n) / (1 - s2),
+        "pair_own_s": m2 + s2 * m2.flip(0) * (1 - s2 ** (n - 1)) / (1 - s2),
+    }
+
+
+def echo_rate_values(s):
+    ref = -torch.log(s).sum(-1)
+    return {"ref": ref, "negated": -ref, "mean_over_dims": ref / s.shape[-1], "doubled": 2 * ref}
+
+
+def record() -> dict[str, dict[str, torch.Tensor]]:
+    """The values the visible checks of :mod:`dgm.checks.echo` compare with."""
+    return {"echo_sample": echo_sample_values(),
+            "echo_rate": echo_rate_values(visible.rate_input())}
 
 
 def _answers():
@@ -50,64 +87,9 @@ def check_linear_rate(answer):
 
 
 # ------------------------------------------------------------------------ code ----------------
-def _series_pair(m, s, d_max):
-    """Deterministic answer for a batch of two: every echo of example i is the other one."""
-    z = m.clone()
-    for i in range(2):
-        j = 1 - i
-        coef = s[i].clone()
-        for k in range(1, d_max):
-            z[i] = z[i] + coef * m[j]
-            coef = coef * s[j]
-    return z
-
-
 def check_echo_sample(fn, level: str = "visible"):
     what = "echo_sample"
-    torch.manual_seed(0)
-    g = generator(0)
-    m = torch.randn(6, 3, generator=g)
-    s = torch.rand(6, 3, generator=g) * 0.7
-    z = require_tensor(what, call(what, fn, m, s, 10), (6, 3),
-                       "return one sample per row, with the shape of m_x")
-    if not bool(torch.isfinite(z).all()):
-        raise CheckFailed(what, "returned non-finite values", "check the products of s_x")
-    if not close(call(what, fn, m, torch.zeros_like(s), 10), m, atol=1e-6):
-        raise CheckFailed(what, "with s_x = 0 the sample is not m_x",
-                          "the first term of the series is m(x) itself, with coefficient 1")
-    if not close(call(what, fn, m, s, 1), m, atol=1e-6):
-        raise CheckFailed(what, "with d_max = 1 the sample is not m_x: it sums the wrong "
-                                "number of terms",
-                          "keep exactly d_max terms, k = 0, ..., d_max - 1, the first being m(x)")
-    c, sc, d = 0.7, 0.5, 12
-    out = call(what, fn, torch.full((5, 2), c), torch.full((5, 2), sc), d)
-    expect = c * (1 - sc ** d) / (1 - sc)
-    if close(out, torch.full((5, 2), c * (1 - sc ** (d + 1)) / (1 - sc)), atol=1e-5) or \
-            close(out, torch.full((5, 2), c * (1 - sc ** (d - 1)) / (1 - sc)), atol=1e-5):
-        raise CheckFailed(what, f"sums the wrong number of terms for d_max = {d}",
-                          "keep exactly d_max terms: k = 0, ..., d_max - 1")
-    if not close(out, torch.full((5, 2), expect), atol=1e-5):
-        raise CheckFailed(what, "with constant m = 0.7 and s = 0.5 the sample is not "
-                                "m (1 - s^d_max) / (1 - s)",
-                          "z = sum_k (product of the k previous s) * m of the k-th echo")
-    m2 = torch.tensor([[1.0, -2.0], [0.5, 3.0]])
-    s2 = torch.tensor([[0.5, 0.2], [0.3, 0.6]])
-    out = require_tensor(what, call(what, fn, m2, s2, 30), (2, 2))
-    ref = _series_pair(m2, s2, 30)
-    if not close(out, ref, atol=1e-5):
-        own = m2 * (1 - s2 ** 30) / (1 - s2)
-        mixed = m2 + s2 * m2.flip(0) * (1 - s2 ** 29) / (1 - s2)
-        if close(out, own, atol=1e-5):
-            raise CheckFailed(what, "the echoes come from the example itself",
-                              "draw x_1, x_2, ... from the *other* examples of the batch")
-        if close(out, mixed, atol=1e-5):
-            raise CheckFailed(what, "the products use s of the example itself at every level",
-                              "the coefficient of m(x_k) is s(x_0) s(x_1) ... s(x_{k-1}): "
-                              "multiply by s of each echo in turn")
-        raise CheckFailed(what, "for a batch of two (where every echo is the other example) "
-                                f"the result {out.tolist()} differs from the series "
-                                f"{ref.tolist()}",
-                          "z_i = m_i + s_i m_j + s_i s_j m_j + ... with j the other example")
+    visible.check_echo_sample(fn)
     if level == "visible":
         return
     # Gradients reach m and s, also at s = 0 (a log-space product would give NaN there).
@@ -115,13 +97,13 @@ def check_echo_sample(fn, level: str = "visible"):
     s3 = (torch.rand(8, 2, generator=generator(6)) * 0.6)
     s3[0, 0] = 0.0
     s3.requires_grad_(True)
-    out = call(what, fn, m3, s3, 20)
-    out.sum().backward()
+    hint = ("build the series with differentiable torch operations (cumprod, gather, sum); "
+            "avoid exp(sum(log s)), which fails at s = 0")
+    backward(what, call(what, fn, m3, s3, 20), hint, reduce="sum")
     for name, t in (("m_x", m3), ("s_x", s3)):
         if t.grad is None or not bool(torch.isfinite(t.grad).all()):
             raise CheckFailed(what, f"gradients with respect to {name} are missing or not finite",
-                              "build the series with differentiable torch operations (cumprod, "
-                              "gather, sum); avoid exp(sum(log s)), which fails at s = 0")
+                              hint)
     # Stationary law of the 1-D linear-Gaussian case: Var z = a²/(1-s²), Cov(z, x) = a.
     torch.manual_seed(1)
     x = torch.randn(6000, 1, generator=generator(7))
@@ -141,20 +123,7 @@ def check_echo_sample(fn, level: str = "visible"):
 
 def check_echo_rate(fn, level: str = "visible"):
     what = "echo_rate"
-    s = torch.rand(5, 4, generator=generator(0)) * 0.9 + 0.05
-    out = require_tensor(what, call(what, fn, s))
-    if tuple(out.shape) == (5, 4):
-        raise CheckFailed(what, "returned one value per dimension", "sum over the last dimension")
-    require_tensor(what, out, (5,), "one rate per example: shape [batch]")
-    ref = -torch.log(s).sum(-1)
-    if not close(out, ref):
-        known = [(-ref, "the sign is flipped",
-                  "I(x;z) = -E log|det S(x)|: with |s| < 1 the rate must be positive"),
-                 (ref / 4, "you averaged over dimensions", "sum over dimensions: log|det S| of "
-                                                           "a diagonal S is sum_d log|s_d|"),
-                 (2 * ref, "the rate is doubled", "use log|s|, not log s^2")]
-        explain_mismatch(what, out, known,
-                         "values differ from -sum_d log|s_d|", "return -sum_d log|s_d|")
+    visible.check_echo_rate(fn)
     if level == "hidden":
         s_neg = torch.tensor([[-0.5, 0.25]])
         out = require_tensor(what, call(what, fn, s_neg), (1,))

@@ -1,138 +1,24 @@
-"""Checks for notebook 04 (GAN).
+"""Checks for notebook 04 (GAN): staff side.
 
-The architecture checks compare the student's modules with the seed's tables layer by layer
-(type, order, shapes, parameter counts), then run the student's ``forward`` against a reference
-forward pass built from the *student's own parameters*, so that a wrong order of operations in
-``forward`` is found even when every layer exists. The loss checks use tiny deterministic
-networks, so that values can be compared exactly and gradients traced.
+``level="visible"`` runs the student-side check of :mod:`dgm.checks.gan` (the tables as data, the
+initialisation, and ``forward`` with fixed weights against recorded outputs); ``"hidden"`` runs it,
+then the grading checks: ``forward`` against a reference forward pass built from the *student's
+own layers* (inputs outside [0, 1], another zdim) and labels on the logits' device. :func:`record`
+gives the values the visible checks compare with.
 """
 
 from __future__ import annotations
 
-import math
-
-import sympy as sp
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from dgm.checks import gan as visible
+from dgm.checks.gan import DNET_TABLE, check_layers, gnet_table, layers  # noqa: F401
 from grader_tests import symbolic
-from grader_tests._core import (CheckFailed, backward, call, close, generator,
-                                require_tensor)
+from grader_tests._core import CheckFailed, call, close, generator
 
 
-def _answers():
-    from derivations import gan
-
-    return gan
-
-
-# ------------------------------------------------------------------------ written part --------
-def check_optimal_discriminator(answer):
-    G = _answers()
-    symbolic.check_expression(
-        "(b) optimal discriminator", answer, G.OPTIMAL_D, [G.a, G.b],
-        hint="maximise a*log(D) + b*log(1 - D) over D: set the derivative a/D - b/(1-D) to 0")
-
-
-def check_cost_at_optimum(answer):
-    G = _answers()
-    symbolic.check_expression(
-        "(c) generator cost at D*", answer, G.COST_AT_OPTIMUM, [G.J],
-        hint="substitute D* into the value function and add and subtract log 2 inside each "
-             "expectation: each becomes a KL to the mixture m = (p_data + p_G)/2")
-
-
-# ------------------------------------------------------------------------ architecture --------
-#: The seed's tables as (type, constructor arguments that must match); Flatten / reshape may be
-#: a module or done in ``forward``, so they are not listed.
-DNET_TABLE = [
-    (nn.Conv2d, dict(in_channels=1, out_channels=2, kernel_size=(3, 3), stride=(1, 1),
-                     padding=(1, 1))),
-    (nn.ReLU, {}),
-    (nn.MaxPool2d, dict(kernel_size=2, stride=2)),
-    (nn.Conv2d, dict(in_channels=2, out_channels=4, kernel_size=(3, 3), stride=(1, 1),
-                     padding=(1, 1))),
-    (nn.ReLU, {}),
-    (nn.MaxPool2d, dict(kernel_size=2, stride=2)),
-    (nn.Conv2d, dict(in_channels=4, out_channels=8, kernel_size=(3, 3), stride=(1, 1),
-                     padding=(0, 0))),
-    (nn.ReLU, {}),
-    (nn.Linear, dict(in_features=200, out_features=1)),
-]
-
-
-def gnet_table(zdim: int):
-    return [
-        (nn.Linear, dict(in_features=zdim, out_features=1568)),
-        (nn.LeakyReLU, dict(negative_slope=0.2)),
-        (nn.Upsample, dict(scale_factor=2.0)),
-        (nn.Conv2d, dict(in_channels=32, out_channels=16, kernel_size=(3, 3), stride=(1, 1),
-                         padding=(1, 1))),
-        (nn.LeakyReLU, dict(negative_slope=0.2)),
-        (nn.Upsample, dict(scale_factor=2.0)),
-        (nn.Conv2d, dict(in_channels=16, out_channels=8, kernel_size=(3, 3), stride=(1, 1),
-                         padding=(1, 1))),
-        (nn.LeakyReLU, dict(negative_slope=0.2)),
-        (nn.Conv2d, dict(in_channels=8, out_channels=1, kernel_size=(3, 3), stride=(1, 1),
-                         padding=(1, 1))),
-        (nn.Sigmoid, {}),
-    ]
-
-
-_RESHAPING = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout)
-
-
-def layers(module: nn.Module) -> list[nn.Module]:
-    """The leaf modules in definition order, reshaping modules left out."""
-    return [m for m in module.modules()
-            if not list(m.children()) and not isinstance(m, _RESHAPING)]
-
-
-def _describe(m: nn.Module) -> str:
-    return f"{type(m).__name__}({m.extra_repr()})"
-
-
-def _attr(m: nn.Module, name: str):
-    value = getattr(m, name, None)
-    if name == "scale_factor" and value is not None:
-        value = float(value[0] if isinstance(value, tuple) else value)
-    if name in ("kernel_size", "stride") and isinstance(m, nn.MaxPool2d):
-        value = value[0] if isinstance(value, tuple) else value
-    return value
-
-
-def check_layers(what: str, module: nn.Module, table) -> list[nn.Module]:
-    if not isinstance(module, nn.Module):
-        raise CheckFailed(what, f"is a {type(module).__name__}, not an nn.Module",
-                          "subclass nn.Module and call super().__init__() first")
-    found = layers(module)
-    expected = [t for t, _ in table]
-    for k, (m, (kind, args)) in enumerate(zip(found, table)):
-        if not isinstance(m, kind):
-            raise CheckFailed(
-                what, f"layer {k + 1} is {_describe(m)}, expected {kind.__name__}",
-                "define the layers in __init__ in the order of the table (the order of "
-                "definition is the order PyTorch lists them): "
-                + ", ".join(t.__name__ for t in expected))
-        for name, value in args.items():
-            if _attr(m, name) != value:
-                raise CheckFailed(what, f"layer {k + 1} ({_describe(m)}) has {name} = "
-                                        f"{_attr(m, name)!r}, expected {value!r}",
-                                  "use the sizes of the table for this layer")
-    if len(found) != len(table):
-        raise CheckFailed(what, f"has {len(found)} layers, expected {len(table)} "
-                                f"({', '.join(t.__name__ for t in expected)})",
-                          "define exactly the layers of the table (a reshape may be done in "
-                          "forward) and nothing else")
-    n_params = sum(p.numel() for p in module.parameters())
-    n_expected = sum(p.numel() for m in found for p in m.parameters(recurse=False))
-    if n_params != n_expected:
-        raise CheckFailed(what, f"has {n_params} parameters, but its layers hold {n_expected}",
-                          "do not keep extra parameters or modules besides the table's layers")
-    return found
-
-
+# ------------------------------------------------------------------------ references ----------
 def _reference_d(found, x):
     c1, _, p1, c2, _, p2, c3, _, lin = found
     h = F.max_pool2d(F.relu(c1(x)), 2, 2)
@@ -149,135 +35,119 @@ def _reference_g(found, z):
     return torch.sigmoid(c3(h))
 
 
-def _check_init(what: str, module: nn.Module, found) -> None:
-    """Kaiming-uniform weights (a = 0: bound sqrt(6 / fan_in)) and zero biases."""
-    for k, m in enumerate(found):
-        if not isinstance(m, (nn.Linear, nn.Conv2d)):
-            continue
-        if m.bias is not None and bool((m.bias != 0).any()):
-            raise CheckFailed(what, f"layer {k + 1} ({_describe(m)}) has non-zero biases after "
-                                    "construction",
-                              "in _weight_init, set every bias to zero (nn.init.zeros_) and "
-                              "call self._weight_init() at the end of __init__")
-        fan_in = m.weight[0].numel()
-        bound = math.sqrt(6.0 / fan_in)
-        w = m.weight.detach().abs()
-        if float(w.max()) > bound * (1 + 1e-5):
-            raise CheckFailed(what, f"layer {k + 1} ({_describe(m)}) has weights up to "
-                                    f"{float(w.max()):.3f}, above the Kaiming-uniform bound "
-                                    f"sqrt(6/fan_in) = {bound:.3f}",
-                              "use nn.init.kaiming_uniform_(weight) (uniform, not normal; "
-                              "default a = 0)")
-        if m.weight.numel() >= 100 and float(w.max()) < 0.75 * bound:
-            raise CheckFailed(what, f"layer {k + 1} ({_describe(m)}) has weights only up to "
-                                    f"{float(w.max()):.3f}; Kaiming-uniform reaches "
-                                    f"sqrt(6/fan_in) = {bound:.3f}",
-                              "initialise with nn.init.kaiming_uniform_(weight) in "
-                              "_weight_init (PyTorch's default init is 2.4 times narrower)")
-
-
-def check_dnet(cls, level: str = "visible"):
-    what = "DNet"
-    torch.manual_seed(0)
-    net = call(what, cls)
-    found = check_layers(what, net, DNET_TABLE)
-    if not hasattr(net, "_weight_init"):
-        raise CheckFailed(what, "has no _weight_init method", "add _weight_init(self) as asked")
-    _check_init(what, net, found)
-    x = torch.rand(5, 1, 28, 28, generator=generator(0))
-    out = require_tensor(what, call(what, net, x), (5, 1),
-                         "return one logit per image: shape [batch, 1]")
-    ref = _reference_d(found, x)
-    if not close(out, ref, atol=1e-5):
-        if close(out, torch.sigmoid(ref), atol=1e-5):
-            raise CheckFailed(what, "forward returns probabilities (a sigmoid is applied)",
-                              "return the logits: BCEWithLogitsLoss applies the sigmoid itself")
-        raise CheckFailed(what, "forward differs from conv-ReLU-pool, conv-ReLU-pool, "
-                                "conv-ReLU, flatten, linear with the same weights",
-                          "apply the layers in the order of the table; flatten with "
-                          "x.flatten(1) (keep the batch dimension)")
-    if level == "hidden":
-        wide = torch.rand(3, 1, 28, 28, generator=generator(1)) * 40 - 20
-        if not close(call(what, net, wide), _reference_d(found, wide), atol=1e-4):
-            raise CheckFailed(what, "forward is wrong for inputs outside [0, 1]",
-                              "do not clamp or normalise the input inside forward")
-
-
-def check_gnet(cls, level: str = "visible"):
-    what = "GNet"
-    torch.manual_seed(0)
-    zdim = 64
-    net = call(what, cls, zdim)
-    found = check_layers(what, net, gnet_table(zdim))
-    if not hasattr(net, "_weight_init"):
-        raise CheckFailed(what, "has no _weight_init method", "add _weight_init(self) as asked")
-    _check_init(what, net, found)
-    z = torch.rand(4, zdim, generator=generator(0)) * 2 - 1
-    out = require_tensor(what, call(what, net, z), (4, 1, 28, 28),
-                         "reshape the linear output to [batch, 32, 7, 7]; two upsamplings give "
-                         "28 x 28; return [batch, 1, 28, 28]")
-    ref = _reference_g(found, z)
-    if not close(out, ref, atol=1e-5):
-        if bool((out < 0).any()) or bool((out > 1).any()):
-            raise CheckFailed(what, "outputs leave [0, 1]",
-                              "end with a sigmoid: MNIST pixels are in [0, 1]")
-        raise CheckFailed(what, "forward differs from linear, LeakyReLU, reshape (32, 7, 7), "
-                                "[upsample, conv, LeakyReLU] x 2, conv, sigmoid with the same "
-                                "weights",
-                          "apply the layers in the order of the table, upsampling before each "
-                          "of the first two convolutions, and reshape with "
-                          "view(-1, 32, 7, 7) (channels first)")
-    if level == "hidden":
-        net8 = call(what, cls, 8)
-        try:
-            check_layers(what, net8, gnet_table(8))
-        except CheckFailed as e:
-            raise CheckFailed(what, f"GNet(8) is wrong ({e.problem}): is zdim hard-coded?",
-                              "use the zdim argument for the first layer's input size") from None
-        z8 = torch.rand(2, 8, generator=generator(2)) * 2 - 1
-        if not close(call(what, net8, z8), _reference_g(layers(net8), z8), atol=1e-5):
-            raise CheckFailed(what, "is wrong for zdim = 8", "use the zdim argument for the "
-                                                             "first layer's input size")
-
-
-# ------------------------------------------------------------------------ losses --------------
-class _TinyD(nn.Module):
-    """A linear discriminator on flattened 2x2 images: logits = x·w + c."""
-
-    def __init__(self):
-        super().__init__()
-        self.lin = nn.Linear(4, 1)
-        with torch.no_grad():
-            self.lin.weight.copy_(torch.tensor([[1.5, -2.0, 0.5, 1.0]]))
-            self.lin.bias.fill_(-0.3)
-
-    def forward(self, x):
-        return self.lin(x.reshape(len(x), -1))
-
-
-class _TinyG(nn.Module):
-    def __init__(self, zdim=3):
-        super().__init__()
-        self.lin = nn.Linear(zdim, 4)
-        with torch.no_grad():
-            self.lin.weight.copy_(torch.linspace(-1, 1, 4 * zdim).view(4, zdim))
-            self.lin.bias.copy_(torch.tensor([0.1, -0.2, 0.3, 0.0]))
-
-    def forward(self, z):
-        return torch.sigmoid(self.lin(z)).view(-1, 1, 2, 2)
-
-
-def _setup():
-    d, g = _TinyD(), _TinyG()
-    real = torch.rand(6, 1, 2, 2, generator=generator(0))
-    z = torch.rand(6, 3, generator=generator(1)) * 2 - 1
-    return d, g, real, z
+def _table_layers(table, seed):
+    """The layers of a table, with the fixed weights the visible check gives the student's."""
+    found = [kind(**args) for kind, args in table]
+    visible.set_parameters(found, seed)
+    return found
 
 
 def _bce(logits, target):
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, float(target)))
 
 
+def d_loss_values(d, g, real, z):
+    lr, lf = d(real), d(g(z))
+    return {
+        "ref": _bce(lr, 1) + _bce(lf, 0),
+        "halved": (_bce(lr, 1) + _bce(lf, 0)) / 2,
+        "summed": F.binary_cross_entropy_with_logits(lr, torch.ones_like(lr), reduction="sum") +
+        F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf), reduction="sum"),
+        "swapped": _bce(lr, 0) + _bce(lf, 1),
+        "double_sigmoid": _bce(torch.sigmoid(lr), 1) + _bce(torch.sigmoid(lf), 0),
+        "no_fake": _bce(lr, 1),
+    }
+
+
+def g_loss_values(d, g, z):
+    lf = d(g(z))
+    return {
+        "ref": _bce(lf, 1),
+        "saturating": -_bce(lf, 0),
+        "label0": _bce(lf, 0),
+        "double_sigmoid": _bce(torch.sigmoid(lf), 1),
+        "summed": F.binary_cross_entropy_with_logits(lf, torch.ones_like(lf), reduction="sum"),
+    }
+
+
+def record() -> dict[str, dict[str, torch.Tensor]]:
+    """The values the visible checks of :mod:`dgm.checks.gan` compare with."""
+    d_ref = _reference_d(_table_layers(DNET_TABLE, visible.DNET_WEIGHTS_SEED),
+                         visible.dnet_input())
+    zdim = visible.GNET_ZDIM
+    g_ref = _reference_g(_table_layers(gnet_table(zdim), visible.GNET_WEIGHTS_SEED),
+                         visible.gnet_input(zdim))
+    d, g, real, z = visible.loss_setup()
+    return {
+        "dnet": {"ref": d_ref, "probabilities": torch.sigmoid(d_ref)},
+        "gnet": {"ref": g_ref},
+        "d_loss": d_loss_values(d, g, real, z),
+        "g_loss": g_loss_values(d, g, z),
+    }
+
+
+# ------------------------------------------------------------------------ written part --------
+def _answers():
+    from derivations import gan
+
+    return gan
+
+
+def check_optimal_discriminator(answer):
+    G = _answers()
+    symbolic.check_expression(
+        "(b) optimal discriminator", answer, G.OPTIMAL_D, [G.a, G.b],
+        hint="maximise a*log(D) + b*log(1 - D) over D: set the derivative a/D - b/(1-D) to 0")
+
+
+def check_cost_at_optimum(answer):
+    G = _answers()
+    symbolic.check_expression(
+        "(c) generator cost at D*", answer, G.COST_AT_OPTIMUM, [G.J],
+        hint="substitute D* into the value function and add and subtract log 2 inside each "
+             "expectation: each becomes a KL to the mixture m = (p_data + p_G)/2")
+
+
+# ------------------------------------------------------------------------ architecture --------
+def check_dnet(cls, level: str = "visible"):
+    what = "DNet"
+    visible.run_dnet(cls)
+    if level == "visible":
+        return
+    # The student's own initial weights, then inputs outside [0, 1].
+    net, found = visible.build(what, cls, DNET_TABLE)
+    x = visible.dnet_input()
+    if not close(call(what, net, x), _reference_d(found, x), atol=1e-5):
+        raise CheckFailed(what, visible.DNET_FORWARD, visible.DNET_ORDER_HINT)
+    wide = torch.rand(3, 1, 28, 28, generator=generator(1)) * 40 - 20
+    if not close(call(what, net, wide), _reference_d(found, wide), atol=1e-4):
+        raise CheckFailed(what, "forward is wrong for inputs outside [0, 1]",
+                          "do not clamp or normalise the input inside forward")
+
+
+def check_gnet(cls, level: str = "visible"):
+    what = "GNet"
+    visible.run_gnet(cls)
+    if level == "visible":
+        return
+    # The student's own initial weights, then another zdim.
+    net, found = visible.build(what, cls, gnet_table(visible.GNET_ZDIM), visible.GNET_ZDIM)
+    z = visible.gnet_input(visible.GNET_ZDIM)
+    if not close(call(what, net, z), _reference_g(found, z), atol=1e-5):
+        raise CheckFailed(what, visible.GNET_FORWARD, visible.GNET_ORDER_HINT)
+    net8 = call(what, cls, 8)
+    try:
+        check_layers(what, net8, gnet_table(8))
+    except CheckFailed as e:
+        raise CheckFailed(what, f"GNet(8) is wrong ({e.problem}): is zdim hard-coded?",
+                          "use the zdim argument for the first layer's input size") from None
+    z8 = torch.rand(2, 8, generator=generator(2)) * 2 - 1
+    if not close(call(what, net8, z8), _reference_g(layers(net8), z8), atol=1e-5):
+        raise CheckFailed(what, "is wrong for zdim = 8", "use the zdim argument for the "
+                                                         "first layer's input size")
+
+
+# ------------------------------------------------------------------------ losses --------------
 def _on_meta(what, fn, *args):
     """Run on the meta device: labels made on the CPU (torch.ones(n, 1)) fail here, as they
     would on a GPU."""
@@ -294,91 +164,19 @@ def _on_meta(what, fn, *args):
 
 def check_d_loss(fn, level: str = "visible"):
     what = "d_loss"
-    d, g, real, z = _setup()
-    out = require_tensor(what, call(what, fn, d, g, real, z), ())
-    lr, lf = d(real), d(g(z))
-    ref = _bce(lr, 1) + _bce(lf, 0)
-    if not close(out, ref, atol=1e-5):
-        known = [
-            ((_bce(lr, 1) + _bce(lf, 0)) / 2, "the loss is halved (the mean of the two terms)",
-             "return BCE[D(x), 1] + BCE[D(G(z)), 0]: the sum of the two means"),
-            (F.binary_cross_entropy_with_logits(lr, torch.ones_like(lr), reduction="sum") +
-             F.binary_cross_entropy_with_logits(lf, torch.zeros_like(lf), reduction="sum"),
-             "the loss is summed over the batch", "use the mean over the batch (the default "
-                                                  "reduction)"),
-            (_bce(lr, 0) + _bce(lf, 1), "the labels are swapped",
-             "real images get label 1, generated images label 0"),
-            (_bce(torch.sigmoid(lr), 1) + _bce(torch.sigmoid(lf), 0),
-             "a sigmoid is applied before BCEWithLogitsLoss (twice in total)",
-             "pass the logits D(x) straight to BCEWithLogitsLoss"),
-            (_bce(lr, 1), "the fake term is missing", "add BCE[D(G(z)), 0]"),
-        ]
-        for candidate, problem, hint in known:
-            if close(out, candidate, atol=1e-5):
-                raise CheckFailed(what, problem, hint)
-        raise CheckFailed(what, f"returned {float(out):.5f}, expected BCE[D(x),1] + "
-                                f"BCE[D(G(z)),0] = {float(ref):.5f}",
-                          "use nn.BCEWithLogitsLoss on the logits, mean over the batch")
-    d.zero_grad(), g.zero_grad()
-    backward(what, call(what, fn, d, g, real, z),
-             "return the BCE terms as a tensor; do not detach it or call .item()")
-    leaked = [p.grad for p in g.parameters() if p.grad is not None and bool((p.grad != 0).any())]
-    if leaked:
-        raise CheckFailed(what, "sends gradients into the generator",
-                          "detach the generated batch in the discriminator step: "
-                          "D(G(z).detach()) (or generate under torch.no_grad())")
-    if d.lin.weight.grad is None or not bool((d.lin.weight.grad != 0).any()):
-        raise CheckFailed(what, "gives the discriminator no gradient",
-                          "do not detach D's outputs; only the generated images")
+    real, z = visible.run_d_loss(fn)
     if level == "hidden":
-        meta_d, meta_g = _TinyD().to("meta"), _TinyG().to("meta")
+        meta_d, meta_g = visible._TinyD().to("meta"), visible._TinyG().to("meta")
         _on_meta(what, fn, meta_d, meta_g, real.to("meta"), z.to("meta"))
 
 
 def check_g_loss(fn, level: str = "visible"):
     what = "g_loss"
-    d, g, _, z = _setup()
-    out = require_tensor(what, call(what, fn, d, g, z), ())
-    lf = d(g(z))
-    ref = _bce(lf, 1)
-    if not close(out, ref, atol=1e-5):
-        known = [
-            (-_bce(lf, 0), "this is the saturating loss log(1 - D(G(z)))",
-             "use the non-saturating loss BCE[D(G(z)), 1] = -log D(G(z))"),
-            (_bce(lf, 0), "the label is 0",
-             "the generator wants D to call its images real: label 1"),
-            (_bce(torch.sigmoid(lf), 1), "a sigmoid is applied before BCEWithLogitsLoss",
-             "pass the logits straight to BCEWithLogitsLoss"),
-            (F.binary_cross_entropy_with_logits(lf, torch.ones_like(lf), reduction="sum"),
-             "the loss is summed over the batch", "use the mean over the batch"),
-        ]
-        for candidate, problem, hint in known:
-            if close(out, candidate, atol=1e-5):
-                raise CheckFailed(what, problem, hint)
-        raise CheckFailed(what, f"returned {float(out):.5f}, expected BCE[D(G(z)), 1] = "
-                                f"{float(ref):.5f}", "use BCEWithLogitsLoss with label 1")
-    d.zero_grad(), g.zero_grad()
-    backward(what, call(what, fn, d, g, z),
-             "return the BCE term as a tensor; do not detach G(z) or use no_grad")
-    if g.lin.weight.grad is None or not bool((g.lin.weight.grad != 0).any()):
-        raise CheckFailed(what, "gives the generator no gradient",
-                          "do not detach G(z) (or use no_grad) in the generator loss")
+    z = visible.run_g_loss(fn)
     if level == "hidden":
-        meta_d, meta_g = _TinyD().to("meta"), _TinyG().to("meta")
+        meta_d, meta_g = visible._TinyD().to("meta"), visible._TinyG().to("meta")
         _on_meta(what, fn, meta_d, meta_g, z.to("meta"))
 
 
 def check_sample_z(fn, level: str = "visible"):
-    what = "sample_z"
-    torch.manual_seed(0)
-    z = require_tensor(what, call(what, fn, 4000, 16), (4000, 16),
-                       "return [n, zdim]")
-    if float(z.min()) < -1 or float(z.max()) > 1:
-        raise CheckFailed(what, "has values outside [-1, 1]", "z = 2 * U(0, 1) - 1")
-    if float(z.min()) > -0.9:
-        raise CheckFailed(what, "never goes below -0.9: the draws are in [0, 1]",
-                          "rescale: z = 2 * torch.rand(...) - 1")
-    if abs(float(z.mean())) > 0.03 or abs(float(z.var()) - 1 / 3) > 0.02:
-        raise CheckFailed(what, f"mean {float(z.mean()):.3f}, variance {float(z.var()):.3f}; "
-                                "U[-1, 1] has mean 0 and variance 1/3",
-                          "draw uniformly (torch.rand), not from a normal, and rescale")
+    visible.check_sample_z(fn)

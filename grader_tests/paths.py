@@ -1,56 +1,25 @@
-"""Checks for notebook 06 (GAN inversion and latent path finding).
+"""Checks for notebook 06 (GAN inversion and latent path finding): staff side.
 
-The checks use small generators whose answers are known: a linear one (inversion is least
-squares), and a 2-D "bump" generator whose straight path between two codes crosses a high-cost
-region (so a good path detours around it). Quadratures are compared with a fine-grid reference
-computed here, on paths traversed at non-uniform speed, so that any consistent second-order rule
-passes and the usual slips (no length factor, a first-order Riemann sum on the wrong points)
-fail.
+``level="visible"`` runs the student-side checks of :mod:`dgm.checks.paths` (for ``find_path``,
+with the reference :func:`reference_energy` substituted for the notebook's ``path_energy`` and
+measuring the path, so that only ``find_path`` is judged); ``"hidden"`` runs them, then the
+grading checks. The quadrature is compared with a fine-grid reference computed here (recorded for
+the visible check by :func:`record`), on paths traversed at non-uniform speed, so that any
+consistent second-order rule passes and the usual slips (no length factor, a first-order Riemann
+sum on the wrong points) fail.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import nn
 
+from dgm.checks import paths as visible
+from dgm.checks.paths import BumpG, LinearG  # noqa: F401 - the test generators
 from grader_tests import symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
-from grader_tests._core import CheckFailed, call, close, generator, require_tensor, with_globals
+from grader_tests._core import CheckFailed, call, close, require_tensor, with_globals
 
 
-# ------------------------------------------------------------------------ test generators -----
-class LinearG(nn.Module):
-    """G(z) = W z + b, shown as [B, 1, 2, 2] images."""
-
-    def __init__(self, zdim: int = 3):
-        super().__init__()
-        g = generator(11)
-        self.lin = nn.Linear(zdim, 4)
-        with torch.no_grad():
-            q, _ = torch.linalg.qr(torch.randn(4, zdim, generator=g))
-            self.lin.weight.copy_(q * torch.tensor([2.0, 1.5, 1.0][:zdim]))
-            self.lin.bias.copy_(torch.tensor([0.1, -0.2, 0.3, 0.0]))
-
-    def forward(self, z):
-        return self.lin(z).view(-1, 1, 2, 2)
-
-
-class BumpG(nn.Module):
-    """A 2-D latent space; image = (z1, z2, c·exp(−‖z − m‖²/w)) with the bump's centre m just off
-    the segment from (−1, 0) to (1, 0), which therefore crosses its flank."""
-
-    def __init__(self, c: float = 3.0, w: float = 0.3):
-        super().__init__()
-        self.scale = nn.Parameter(torch.tensor([1.0, 1.0]))
-        self.c, self.w = c, w
-        self.register_buffer("centre", torch.tensor([0.0, 0.15]))
-
-    def forward(self, z):
-        bump = self.c * torch.exp(-((z - self.centre) ** 2).sum(1, keepdim=True) / self.w)
-        return torch.cat([z * self.scale, bump], dim=1).view(-1, 1, 1, 3)
-
-
+# ------------------------------------------------------------------------ references ----------
 def _cost(g, z, x_a, x_b):
     out = g(z).flatten(1)
     return ((out - x_a.flatten()) ** 2).sum(1) + ((out - x_b.flatten()) ** 2).sum(1)
@@ -63,65 +32,32 @@ def reference_energy(g, Z, x_a, x_b):
     return (0.5 * (f[1:] + f[:-1]) * seg).sum()
 
 
-def _snapshot(g):
-    return [(p.detach().clone(), p.requires_grad) for p in g.parameters()]
+def energy_values():
+    """The integral along the visible check's path, and the slips' sums on its fine grid."""
+    g, x_a, x_b = visible.energy_setup()
+    fine = visible.curved_path(visible.FINE)
+    with torch.no_grad():
+        seg = (fine[1:] - fine[:-1]).norm(dim=1)
+        f = _cost(g, fine, x_a, x_b)
+        return {
+            "exact": reference_energy(g, visible.curved_path(visible.EXACT), x_a, x_b),
+            "no_length": f[:-1].sum() / (len(fine) - 1),
+            "squared_length": (f[:-1] * seg ** 2).sum(),
+            "segment_mean": (0.5 * (f[1:] + f[:-1]) * seg).mean(),
+            "left": (f[:-1] * seg).sum(),
+            "right": (f[1:] * seg).sum(),
+        }
 
 
-def _untouched(what, g, before):
-    for (value, flag), p in zip(before, g.parameters()):
-        if not torch.equal(value, p.detach()):
-            raise CheckFailed(what, "changed the generator's weights",
-                              "optimise only the codes: give the optimizer [z] (or the path's "
-                              "interior points), never generator.parameters()")
-        if p.grad is not None and bool((p.grad != 0).any()):
-            raise CheckFailed(what, "left gradients in the generator's parameters",
-                              "take gradients with respect to the codes only: "
-                              "torch.autograd.grad(loss, [z]), or switch requires_grad off for "
-                              "the generator and back on afterwards")
-        if p.requires_grad != flag:
-            raise CheckFailed(what, "changed requires_grad of the generator's parameters and "
-                                    "did not restore it",
-                              "restore each parameter's requires_grad before returning")
+def record() -> dict[str, dict[str, torch.Tensor]]:
+    """The values the visible checks of :mod:`dgm.checks.paths` compare with."""
+    return {"path_energy": energy_values()}
 
 
 # ------------------------------------------------------------------------ invert --------------
 def check_invert(fn, level: str = "visible"):
     what = "invert"
-    torch.manual_seed(0)
-    g = LinearG()
-    z_true = torch.rand(3, 3, generator=generator(1)) * 2 - 1
-    with torch.no_grad():
-        x = g(z_true)
-    z_init = torch.zeros(3, 3)
-    before = _snapshot(g)
-    out = call(what, fn, g, x, z_init, 500, 0.05)
-    if not (isinstance(out, tuple) and len(out) == 2):
-        raise CheckFailed(what, "must return a pair (z, loss_history)",
-                          "return z.detach(), torch.tensor(history)")
-    z, history = out
-    require_tensor(what, z, (3, 3), "return one code per image: the shape of z_init")
-    _untouched(what, g, before)
-    if not torch.equal(z_init, torch.zeros(3, 3)):
-        raise CheckFailed(what, "modified z_init in place",
-                          "start from z = z_init.clone().requires_grad_(True)")
-    if z.requires_grad:
-        raise CheckFailed(what, "returns a z that still requires grad", "return z.detach()")
-    history = torch.as_tensor(history, dtype=torch.float64).flatten()
-    if len(history) != 500:
-        raise CheckFailed(what, f"loss_history has {len(history)} entries for 500 steps",
-                          "record the loss once per step")
-    if not float(history[-1]) < float(history[0]):
-        raise CheckFailed(what, "the loss did not decrease",
-                          "minimise ||G(z) - x||^2 over z (check the sign and that the "
-                          "optimizer steps z)")
-    with torch.no_grad():
-        err = float(((g(z) - x) ** 2).flatten(1).sum(1).max())
-    if err > 1e-2 or not close(z, z_true, atol=0.1):
-        raise CheckFailed(what, f"for a linear generator, 500 Adam steps (lr 0.05) end at a "
-                                f"squared error of {err:.3g}, far from the least-squares optimum "
-                                "(0)",
-                          "use Adam on z with the given lr and steps, and the squared error "
-                          "summed over pixels")
+    g, x, z_init = visible.run_invert(fn)
     if level == "hidden":
         # Each image's code is optimised on its own: a batch gives the same codes as one by one.
         z_batch, _ = call(what, fn, g, x[:2], z_init[:2], 200, 0.05)
@@ -134,72 +70,9 @@ def check_invert(fn, level: str = "visible"):
 
 
 # ------------------------------------------------------------------------ path energy ---------
-def _curved_path(n: int, speed: str = "uniform") -> torch.Tensor:
-    t = torch.linspace(0, 1, n, dtype=torch.float64)
-    if speed == "uneven":
-        t = t ** 2
-    angle = math.pi * (1 - t)
-    return torch.stack([torch.cos(angle), 0.8 * torch.sin(angle)], dim=1)   # a half ellipse
-
-
 def check_path_energy(fn, level: str = "visible"):
     what = "path_energy"
-    g = BumpG().double()
-    # Targets chosen so that f differs at the two ends of the test path (a first-order sum's
-    # error is proportional to that difference).
-    x_a = g(torch.tensor([[-1.0, 0.0]], dtype=torch.float64)).detach()[0]
-    x_b = g(torch.tensor([[-0.6, 0.7]], dtype=torch.float64)).detach()[0]
-    Z = _curved_path(9)
-    out = require_tensor(what, call(what, fn, g, Z, x_a, x_b), (),
-                         "return one number (a scalar tensor) for the whole path")
-    with torch.no_grad():
-        exact = float(reference_energy(g, _curved_path(20001), x_a, x_b))
-    fine = _curved_path(401)
-    value = float(call(what, fn, g, fine, x_a, x_b))
-    if abs(value - exact) > 2e-4 * exact:
-        with torch.no_grad():
-            seg = (fine[1:] - fine[:-1]).norm(dim=1)
-            f = _cost(g, fine, x_a, x_b)
-        known = [
-            (f[:-1].sum() / (len(fine) - 1), "has no length factor (it averages f along the "
-                                             "points)",
-             "multiply f by the length of each segment, ||Z_{k+1} - Z_k||_2"),
-            ((f[:-1] * seg ** 2).sum(), "uses squared segment lengths",
-             "the line element is ||dZ||_2, not ||dZ||^2"),
-            ((0.5 * (f[1:] + f[:-1]) * seg).mean(), "averages over segments instead of summing",
-             "the integral is a sum over segments"),
-            ((f[:-1] * seg).sum(), "is a left Riemann sum (f at the start of each segment only): "
-                                   "first-order accurate",
-             "use both ends of each segment: ½ (f(Z_k) + f(Z_{k+1})) ||Z_{k+1} - Z_k||"),
-            ((f[1:] * seg).sum(), "is a right Riemann sum (f at the end of each segment only): "
-                                  "first-order accurate",
-             "use both ends of each segment: ½ (f(Z_k) + f(Z_{k+1})) ||Z_{k+1} - Z_k||"),
-        ]
-        for candidate, problem, hint in known:
-            if abs(value - float(candidate)) <= 1e-6 * max(1.0, abs(float(candidate))):
-                raise CheckFailed(what, problem, hint)
-        raise CheckFailed(what, f"on a fine grid (400 segments) of a known path it gives "
-                                f"{value:.5f}; the integral is {exact:.5f}",
-                          "U = sum_k ½ (f(Z_k) + f(Z_{k+1})) ||Z_{k+1} - Z_k||_2 with "
-                          "f(z) = ||G(z) - x_A||^2 + ||G(z) - x_B||^2 summed over pixels")
-    # The same curve traversed at uneven speed: U must not change (a first-order sum on the
-    # wrong points, or a missing length factor, does).
-    uneven = float(call(what, fn, g, _curved_path(401, "uneven"), x_a, x_b))
-    if abs(uneven - exact) > 2e-3 * exact:
-        raise CheckFailed(what, f"changes with the speed along the path ({uneven:.5f} vs "
-                                f"{value:.5f} for the same curve)",
-                          "weight f by each segment's length and evaluate f on both ends of "
-                          "the segment (trapezoid rule); a left or right Riemann sum is only "
-                          "first-order accurate")
-    Zg = Z.clone().requires_grad_(True)
-    energy = call(what, fn, g, Zg, x_a, x_b)
-    if not energy.requires_grad:
-        raise CheckFailed(what, "is not differentiable in Z", "build it with torch operations "
-                                                             "on Z (no .item(), no numpy)")
-    (grad,) = torch.autograd.grad(energy, Zg)
-    if not bool(torch.isfinite(grad).all()):
-        raise CheckFailed(what, "has a non-finite gradient", "avoid sqrt(0): use "
-                                                             "torch.linalg.norm / .norm(dim=1)")
+    g, fine, x_a, x_b, value = visible.run_path_energy(fn)
     if level == "hidden":
         # Only the two targets matter, symmetrically, and every pixel counts.
         swapped = float(call(what, fn, g, fine, x_b, x_a))
@@ -211,37 +84,8 @@ def check_path_energy(fn, level: str = "visible"):
 # ------------------------------------------------------------------------ find path -----------
 def check_find_path(fn, level: str = "visible"):
     what = "find_path"
-    torch.manual_seed(0)
-    g = BumpG()
-    z_a, z_b = torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.0])
-    x_a, x_b = g(z_a[None]).detach()[0], g(z_b[None]).detach()[0]
-    before = _snapshot(g)
-    n = 12
     fn = with_globals(fn, path_energy=reference_energy)
-    Z = require_tensor(what, call(what, fn, g, z_a.clone(), z_b.clone(), x_a, x_b, n, 300, 0.02),
-                       (n, 2), "return all n_points points, endpoints included: [n_points, zdim]")
-    _untouched(what, g, before)
-    if not (close(Z[0], z_a, atol=1e-6) and close(Z[-1], z_b, atol=1e-6)):
-        raise CheckFailed(what, "moved the endpoints",
-                          "optimise only the interior points Z[1:-1]; Z[0] = z_A and "
-                          "Z[-1] = z_B exactly")
-    Z = Z.detach()
-    straight = torch.stack([z_a + (z_b - z_a) * t for t in torch.linspace(0, 1, n)])
-    with torch.no_grad():
-        u_path = float(reference_energy(g, Z, x_a, x_b))
-        u_line = float(reference_energy(g, straight, x_a, x_b))
-    if not u_path < 0.8 * u_line:
-        raise CheckFailed(what, f"the path's energy {u_path:.3f} is not clearly below the "
-                                f"straight line's {u_line:.3f} (a bump sits on the line)",
-                          "start from the straight line and minimise path_energy over the "
-                          "interior points with Adam")
-    seg = (Z[1:] - Z[:-1]).norm(dim=1)
-    ratio = float(seg.max() / seg.min().clamp_min(1e-12))
-    if ratio > 2.0:
-        raise CheckFailed(what, f"the points are unevenly spread (longest / shortest segment "
-                                f"= {ratio:.1f})",
-                          "every few steps, move the points back to equal arc-length spacing "
-                          "along the current path (piecewise-linear interpolation)")
+    g, z_a, z_b, x_a, x_b = visible.run_find_path(fn, reference_energy)
     if level == "hidden":
         Z2 = call(what, fn, g, z_a.clone(), z_b.clone(), x_a, x_b, 5, 50, 0.02)
         require_tensor(what, Z2, (5, 2), "n_points sets the number of points")

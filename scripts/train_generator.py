@@ -1,11 +1,11 @@
-"""Train the small GAN generator that notebook 06 falls back on when notebook 04 has not been run.
+"""Train the generator that notebook 06 falls back on when notebook 04 has not saved one.
 
-    python scripts/train_generator.py [--epochs 10]   # writes dgm/assets/gan_generator.{pt,sha256}
+    python scripts/train_generator.py [--epochs 10]   # writes dgm/assets/gan_generator.{pt2,sha256}
 
-The networks of notebook 04's tables (``dgm.gan.conv_generator`` / ``conv_discriminator``),
-Kaiming-uniform initialisation, the discriminator loss BCE[D(x), 1] + BCE[D(G(z)), 0] and the
-non-saturating generator loss, Adam (lr 2e-4, β = (0.5, 0.999)), batch 256, zdim 64, seeded.
-About 6 minutes on a 2-core CPU for the default 10 epochs.
+The course's own networks (``dgm.gan.course_generator`` / ``course_critic``, not notebook 04's
+``GNet``/``DNet``: the fallback must not reveal a graded class), the non-saturating GAN losses,
+Adam (lr 2e-4, β = (0.5, 0.999)), batch 256, zdim 64, uniform codes on [-1, 1] as in notebook 04,
+seeded. Saved with ``torch.export`` (no Python source travels with it).
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import argparse
 import sys
 
 from dgm.data import load_mnist_tensors
-from dgm.gan import (conv_discriminator, conv_generator, generate, kaiming_init, save_generator,
-                     standard_d_loss, standard_g_loss, train_gan)
+from dgm.gan import (FALLBACK_GENERATOR, course_critic, course_generator, generate,
+                     save_generator, train_gan)
 from dgm.metrics import SampleQualityMeter, sha256
-from dgm.runtime import pick_device, repo_root, seed_everything
-
-CHECKPOINT = repo_root() / "dgm" / "assets" / "gan_generator.pt"
+from dgm.runtime import pick_device, seed_everything
+from dgm_staff.references import d_loss, g_loss
 
 
 def main(argv=None) -> int:
@@ -30,14 +29,16 @@ def main(argv=None) -> int:
     seed_everything(args.seed)
     device = pick_device()
     data = load_mnist_tensors(device=device, flatten=False)
-    d_net = kaiming_init(conv_discriminator()).to(device)
-    g_net = kaiming_init(conv_generator(64)).to(device)
-    history = train_gan(d_net, g_net, standard_d_loss, standard_g_loss, data.train_x, zdim=64, epochs=args.epochs,
-                        seed=args.seed)
+    d_net, g_net = course_critic().to(device), course_generator(64).to(device)
+    history = train_gan(d_net, g_net, d_loss, g_loss, data.train_x, zdim=64, epochs=args.epochs,
+                        seed=args.seed, prior="uniform")
     quality = SampleQualityMeter(data.test_x, device=device)(generate(g_net, 10_000, 64))
-    save_generator(g_net.cpu(), CHECKPOINT, zdim=64, kind="conv", epochs=args.epochs)
-    CHECKPOINT.with_suffix(".sha256").write_text(f"{sha256(CHECKPOINT)}  {CHECKPOINT.name}\n")
-    print(f"wrote {CHECKPOINT}: {args.epochs} epochs in {history.seconds:.0f} s; {quality}")
+    out = FALLBACK_GENERATOR
+    save_generator(g_net, out, zdim=64, prior="uniform", epochs=args.epochs,
+                   budget="course fallback", inception_score=round(quality.inception_score, 2),
+                   fid=round(quality.fid, 1))
+    out.with_suffix(".sha256").write_text(f"{sha256(out)}  {out.name}\n")
+    print(f"wrote {out}: {args.epochs} epochs in {history.seconds:.0f} s on {device}; {quality}")
     return 0
 
 

@@ -1,16 +1,22 @@
-"""The benchmark (dgm.bench): phases on disk, resuming, failures, and the report it writes."""
+"""The benchmark (dgm_staff.bench): phases on disk, resuming, failures, and the report it writes."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import torch
 
-from dgm import bench
-from dgm.benchmarks import profile, report, solution_namespace, throughput
+from dgm.runtime import BUDGET_ENV, OUTPUT_ENV
+from dgm_staff.bench import runner as bench
+from dgm_staff.bench import profile, report, solution_namespace, throughput
+
+ROOT = Path(__file__).resolve().parent.parent
 
 README = """# Course
 
@@ -141,15 +147,16 @@ def _notebook(path: Path, source: str) -> None:
 
 
 def test_a_failing_notebook_is_recorded_and_the_others_still_run(tmp_path, monkeypatch):
-    from dgm import course
+    from dgm_staff import course
 
     sources = tmp_path / "solutions"
     _notebook(sources / "01_vae" / "01_vae.ipynb", "raise RuntimeError('the cell broke')")
     _notebook(sources / "02_beta_vae" / "02_beta_vae.ipynb",
               "import json, os, pathlib\n"
-              "d = pathlib.Path(os.environ['DGM_OUTPUT']) / '02_beta_vae'\n"
+              f"d = pathlib.Path(os.environ[{OUTPUT_ENV!r}]) / '02_beta_vae'\n"
               "d.mkdir(parents=True)\n"
-              "(d / 'rd_points.json').write_text(json.dumps([{'beta': os.environ['DGM_BUDGET']}]))")
+              "(d / 'rd_points.json').write_text(json.dumps(\n"
+              f"    [{{'beta': os.environ[{BUDGET_ENV!r}]}}]))")
     monkeypatch.setattr(course, "solutions_dir", lambda: sources)
     monkeypatch.chdir(tmp_path)                  # a relative --out must still work
     assert bench.run(Path("out"), ["smoke"], ["01_vae", "02_beta_vae"], timeout=60) == 1
@@ -190,7 +197,7 @@ def test_throughput_times_both_data_paths():
 
 def test_profile_compares_the_layouts_on_the_real_loops():
     rows = profile.loop_timings(steps=2, rounds=1)
-    assert [r["loop"] for r in rows] == ["conv GAN", "WGAN-GP", "FC GAN"]
+    assert [r["loop"] for r in rows] == ["conv GAN", "WGAN-GP", "course GAN", "FC GAN"]
     for r in rows:
         assert r["before_ms"] > 0 and r["after_ms"] > 0
         assert abs(r["last_loss_before"] - r["last_loss_after"]) < 1e-3
@@ -198,7 +205,7 @@ def test_profile_compares_the_layouts_on_the_real_loops():
 
 def test_the_course_readme_has_the_table_markers(tmp_path):
     copy = tmp_path / "README.md"
-    copy.write_text((Path(__file__).resolve().parent.parent / "README.md").read_text())
+    copy.write_text((ROOT / "README.md").read_text())
     report.update_readme(copy, "| what | measured |")
     assert "| what | measured |" in copy.read_text()
 
@@ -208,3 +215,70 @@ def test_phases_without_notebooks_are_saved(tmp_path, monkeypatch):
         "notebooks": [{"notebook": "01_vae", "seconds": 1.0}], "whole_course_seconds": 1.0})
     assert bench.run(tmp_path, ["autograde"], ["01_vae"]) == 0
     assert bench.load_phase(tmp_path, "autograde")["whole_course_seconds"] == 1.0
+
+
+def test_the_channels_last_switch_is_an_argument_not_an_environment_variable(monkeypatch):
+    calls = []
+
+    def fake_train(d, g, *args, channels_last, **kw):
+        calls.append(channels_last)
+        from dgm.gan import GanHistory
+        return GanHistory(d_loss=[0.5], d_steps=1, g_steps=1)
+
+    monkeypatch.setattr(profile.gan, "train_gan", fake_train)
+    rows = profile.loop_timings(steps=1, rounds=1, loops=("conv GAN", "FC GAN"))
+    assert calls == [True, False, True] * 2                    # warm-up, then off and on
+    assert [r["loop"] for r in rows] == ["conv GAN", "FC GAN"]
+
+
+def _python(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_report_and_runner_import_without_a_cycle():
+    """What both need lives in ``common``: ``report`` never imports ``runner``, and each module
+    imports on its own, whichever comes first."""
+    import dgm_staff.bench
+    from dgm_staff.bench import common
+
+    for first in ("common", "report", "throughput", "profile", "autograde", "runner"):
+        code = (f"import sys, dgm_staff.bench.{first}; "
+                f"sys.exit('{first}' != 'runner' and 'dgm_staff.bench.runner' in sys.modules)")
+        result = _python("-c", code)
+        assert result.returncode == 0, f"{first}: {result.stderr or 'imported runner'}"
+    assert bench.report is report
+    for name in ("PHASES", "NOTEBOOKS", "ANCHOR", "TOLERANCES", "load_phase", "notebook_quality",
+                 "default_out", "machine", "solution_namespace"):
+        assert getattr(common, name) is getattr(dgm_staff.bench, name)
+    assert bench.NOTEBOOKS is common.NOTEBOOKS and bench.load_phase is common.load_phase
+
+
+def test_python_m_runs_the_benchmark_and_its_tools():
+    """``python -m dgm_staff.bench run|report`` and the two stand-alone measurements."""
+    for module, words in (("dgm_staff.bench", ("run", "report")),
+                          ("dgm_staff.bench.gan_step", ("--channels-last", "--nets")),
+                          ("dgm_staff.bench.grading", ("--students", "--skip-class"))):
+        result = _python("-m", module, "--help")
+        assert result.returncode == 0, result.stderr
+        assert all(w in result.stdout for w in words), result.stdout
+    assert not (ROOT / "scripts" / "bench_gan_step.py").exists()
+    assert not (ROOT / "scripts" / "bench_grading.py").exists()
+
+
+def test_report_via_python_m(tmp_path):
+    run = fake_run(tmp_path / "run")
+    result = _python("-m", "dgm_staff.bench", "report", "--out", str(run),
+                     "--dest", str(tmp_path / "b"), "--no-readme", timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "b" / "REPORT.md").read_text().startswith("# Benchmark report")
+
+
+def test_gan_step_runs_on_both_pairs_of_networks(capsys):
+    from dgm_staff.bench import gan_step
+
+    for nets in ("04", "course"):
+        assert gan_step.main(["--steps", "1", "--batch", "8", "--device", "cpu",
+                              "--nets", nets]) == 0
+        out = capsys.readouterr().out
+        assert "| GAN step (1 D + 1 G update) |" in out and "WGAN-GP iteration" in out

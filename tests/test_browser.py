@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dgm import course, lab
+from dgm_staff import course, lab
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "screenshots"
@@ -64,7 +64,7 @@ def _free_port() -> int:
 
 
 class Lab:
-    """A JupyterLab server started as ``python -m dgm.lab`` would, on a free port."""
+    """A JupyterLab server started as ``python -m dgm_staff.lab`` would, on a free port."""
 
     def __init__(self, role: str, root: Path, env: dict):
         self.port, self.token = _free_port(), secrets.token_hex(16)
@@ -177,7 +177,7 @@ def test_instructor_sees_assignments_and_an_autograded_score(browser, tmp_path):
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "from pathlib import Path\n"
-        "from dgm.course import nbgrader_config\n"
+        "from dgm_staff.course import nbgrader_config\n"
         "c = get_config()  # noqa: F821\n"
         "c.merge(nbgrader_config(Path(__file__).resolve().parent,\n"
         "                        release=Path(__file__).resolve().parent / 'release'))\n")

@@ -1,4 +1,7 @@
-"""The GAN training loops and generator files of dgm.gan, on tiny problems."""
+"""The GAN training loops, priors, networks and generator files of dgm.gan, on tiny problems.
+
+Notebook 04's networks and losses are graded answers, so ``dgm`` does not ship them: the tests
+train with the staff copies in ``dgm_staff.references``."""
 
 from __future__ import annotations
 
@@ -8,30 +11,79 @@ import torch.nn.functional as F
 from torch import nn
 
 from dgm import gan
+from dgm.metrics import sha256
+from dgm_staff import references as ref
+
+_d_loss, _g_loss = ref.d_loss, ref.g_loss
 
 
-_d_loss, _g_loss = gan.standard_d_loss, gan.standard_g_loss
+def _conv_pair(zdim: int = 8):
+    return ref.kaiming_init(ref.conv_discriminator()), ref.kaiming_init(ref.conv_generator(zdim))
 
 
-def test_prior_is_uniform_on_the_cube():
-    z = gan.sample_z(20_000, 3, generator=torch.Generator().manual_seed(0))
+# ------------------------------------------------------------------------ priors --------------
+def test_uniform_prior_is_uniform_on_the_cube():
+    z = gan.prior_codes(20_000, 3, generator=torch.Generator().manual_seed(0))
     assert z.shape == (20_000, 3) and z.min() >= -1 and z.max() <= 1
     assert abs(float(z.mean())) < 0.02 and abs(float(z.var()) - 1 / 3) < 0.01
 
 
+def test_normal_prior_is_standard_normal():
+    z = gan.prior_codes(20_000, 3, generator=torch.Generator().manual_seed(0), prior="normal")
+    assert z.shape == (20_000, 3)
+    assert abs(float(z.mean())) < 0.03 and abs(float(z.var()) - 1) < 0.03
+    assert float(z.abs().max()) > 1                      # not confined to the cube
+    corr = torch.corrcoef(z.T)
+    assert (corr - torch.eye(3)).abs().max() < 0.03        # independent coordinates
+
+
+def test_priors_repeat_with_a_seed_and_refuse_unknown_names():
+    for prior in ("uniform", "normal"):
+        a = gan.prior_codes(5, 4, generator=torch.Generator().manual_seed(3), prior=prior)
+        b = gan.prior_codes(5, 4, generator=torch.Generator().manual_seed(3), prior=prior)
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="'uniform' or 'normal'"):
+        gan.prior_codes(2, 2, prior="gaussian")
+
+
+# ------------------------------------------------------------------------ networks ------------
 def test_architectures_have_the_tables_shapes():
-    g = gan.conv_generator(64)
-    out = g(torch.zeros(2, 64))
+    out = ref.conv_generator(64)(torch.zeros(2, 64))
     assert out.shape == (2, 1, 28, 28)
-    assert gan.conv_discriminator()(out).shape == (2, 1)
+    assert ref.conv_discriminator()(out).shape == (2, 1)
     assert gan.fc_generator(128)(torch.zeros(2, 128)).shape == (2, 1, 28, 28)
     assert gan.fc_discriminator()(out).shape == (2, 1)
 
 
+def test_course_networks_have_their_shapes():
+    torch.manual_seed(0)
+    g = gan.course_generator(16)
+    images = g(torch.randn(5, 16))
+    assert images.shape == (5, 1, 28, 28)
+    assert images.min() > 0 and images.max() < 1            # a sigmoid output
+    assert gan.course_critic()(images).shape == (5, 1)
+    assert gan.course_generator()(torch.randn(2, 64)).shape == (2, 1, 28, 28)   # zdim 64 default
+    # no batch norm in the critic: the gradient penalty is taken per sample
+    assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                   for m in gan.course_critic().modules())
+
+
+def test_least_squares_losses():
+    d = nn.Sequential(nn.Flatten(), nn.Linear(4, 1))
+    g = nn.Sequential(nn.Linear(2, 4), nn.Unflatten(1, (1, 2, 2)))
+    real, z = torch.randn(6, 1, 2, 2), torch.randn(6, 2)
+    expected_d = 0.5 * ((d(real) - 1) ** 2).mean() + 0.5 * (d(g(z)) ** 2).mean()
+    torch.testing.assert_close(gan.least_squares_d_loss(d, g, real, z), expected_d)
+    torch.testing.assert_close(gan.least_squares_g_loss(d, g, z), 0.5 * ((d(g(z)) - 1) ** 2).mean())
+    gan.least_squares_d_loss(d, g, real, z).backward()
+    assert all(p.grad is None for p in g.parameters())      # the fake batch is detached
+
+
+# ------------------------------------------------------------------------ training loops ------
 def test_train_gan_steps_and_calls_back():
     torch.manual_seed(0)
     x = torch.rand(64, 1, 28, 28)
-    d, g = gan.kaiming_init(gan.conv_discriminator()), gan.kaiming_init(gan.conv_generator(8))
+    d, g = _conv_pair()
     before = [p.detach().clone() for p in g.parameters()]
     seen = []
     h = gan.train_gan(d, g, _d_loss, _g_loss, x, zdim=8, epochs=2, batch_size=16,
@@ -40,10 +92,26 @@ def test_train_gan_steps_and_calls_back():
     assert any(not torch.equal(a, b) for a, b in zip(before, g.parameters()))
 
 
+def test_train_gan_draws_codes_from_the_prior_it_is_given():
+    x = torch.rand(32, 1, 28, 28)
+    for prior, outside in (("uniform", False), ("normal", True)):
+        seen = []
+
+        def g_loss(d_net, g_net, z):
+            seen.append(z)
+            return _g_loss(d_net, g_net, z)
+
+        d, g = _conv_pair()
+        gan.train_gan(d, g, _d_loss, g_loss, x, zdim=8, epochs=1, batch_size=16,
+                      progress=False, prior=prior)
+        z = torch.cat(seen)
+        assert bool((z.abs() > 1).any()) == outside, prior
+
+
 def test_train_wgan_gp_takes_one_generator_step_per_n_critic():
     torch.manual_seed(0)
     x = torch.rand(80, 1, 28, 28)
-    c, g = gan.conv_discriminator(), gan.conv_generator(8)
+    c, g = gan.course_critic(), gan.course_generator(8)
     penalty_calls = []
 
     def penalty(critic, real, fake, lam):
@@ -58,38 +126,10 @@ def test_train_wgan_gp_takes_one_generator_step_per_n_critic():
 
 def test_diverging_loss_stops_with_a_message():
     x = torch.rand(32, 1, 28, 28)
-    d, g = gan.conv_discriminator(), gan.conv_generator(8)
+    d, g = _conv_pair()
     with pytest.raises(FloatingPointError, match="BCEWithLogitsLoss"):
         gan.train_gan(d, g, lambda *a: _d_loss(*a) * float("nan"), _g_loss, x, zdim=8,
                       epochs=1, batch_size=16, progress=False)
-
-
-def test_a_notebook_generator_reloads_by_order(tmp_path):
-    class GNet(nn.Module):                  # the notebook's class: other attribute names
-        def __init__(self, zdim):
-            super().__init__()
-            self.fc = nn.Linear(zdim, 1568)
-            self.conv1 = nn.Conv2d(32, 16, 3, padding=1)
-            self.conv2 = nn.Conv2d(16, 8, 3, padding=1)
-            self.conv3 = nn.Conv2d(8, 1, 3, padding=1)
-
-        def forward(self, z):
-            h = F.leaky_relu(self.fc(z), 0.2).view(-1, 32, 7, 7)
-            h = F.leaky_relu(self.conv1(F.interpolate(h, scale_factor=2.0)), 0.2)
-            h = F.leaky_relu(self.conv2(F.interpolate(h, scale_factor=2.0)), 0.2)
-            return torch.sigmoid(self.conv3(h))
-
-    torch.manual_seed(0)
-    net = GNet(16)
-    path = gan.save_generator(net, tmp_path / "g.pt", zdim=16, kind="conv")
-    loaded = gan.load_generator(path)
-    z = torch.rand(3, 16)
-    assert torch.allclose(loaded(z), net(z), atol=1e-6)
-    gan.save_generator(nn.Linear(16, 4), tmp_path / "bad.pt", zdim=16, kind="conv")
-    with pytest.raises(ValueError, match="retrain"):
-        gan.load_generator(tmp_path / "bad.pt")
-    with pytest.raises(FileNotFoundError, match="run the notebook"):
-        gan.load_generator(tmp_path / "missing.pt")
 
 
 def test_results_round_trip(tmp_path):
@@ -100,41 +140,118 @@ def test_results_round_trip(tmp_path):
     assert "x" in gan.format_results([r])
 
 
-def test_the_committed_generator_is_checksummed_and_loads(tmp_path):
-    g, source = gan.trained_generator(tmp_path / "not_trained_yet.pt")
-    assert "course's checkpoint" in source
-    assert g(torch.zeros(2, 64)).shape == (2, 1, 28, 28)
-    expected = gan.FALLBACK_GENERATOR.with_suffix(".sha256").read_text().split()[0]
-    from dgm.metrics import sha256
-    assert sha256(gan.FALLBACK_GENERATOR) == expected
+# ------------------------------------------------------------------------ generator files -----
+class GNet(nn.Module):
+    """A notebook's generator class: its own attribute names, ``.view`` and ``F.interpolate``."""
+
+    def __init__(self, zdim):
+        super().__init__()
+        self.fc = nn.Linear(zdim, 1568)
+        self.conv1 = nn.Conv2d(32, 16, 3, padding=1)
+        self.conv2 = nn.Conv2d(16, 8, 3, padding=1)
+        self.conv3 = nn.Conv2d(8, 1, 3, padding=1)
+
+    def forward(self, z):
+        h = F.leaky_relu(self.fc(z), 0.2).view(-1, 32, 7, 7)
+        h = F.leaky_relu(self.conv1(F.interpolate(h, scale_factor=2.0)), 0.2)
+        h = F.leaky_relu(self.conv2(F.interpolate(h, scale_factor=2.0)), 0.2)
+        return torch.sigmoid(self.conv3(h))
 
 
+def test_a_notebook_generator_round_trips_through_torch_export(tmp_path, monkeypatch):
+    torch.manual_seed(0)
+    net = GNet(16).eval()
+    path = gan.save_generator(net, tmp_path / "g.pt2", zdim=16, epochs=3, kind="conv")
+    codes = [torch.rand(n, 16) for n in (3, 1, 7)]            # any batch size, not only 2
+    expected = [net(z) for z in codes]
+    monkeypatch.delattr(GNet, "forward")      # the file needs no Python source of the class
+    loaded, meta = gan.load_generator(path)
+    assert meta == {"zdim": 16, "prior": "uniform", "epochs": 3, "kind": "conv"}
+    assert gan.generator_info(path) == meta
+    for z, out in zip(codes, expected):
+        torch.testing.assert_close(loaded(z), out, atol=1e-6, rtol=0)
+    assert not list(tmp_path.glob("*.partial.pt2"))
+
+
+def test_a_course_generator_round_trips_with_its_prior(tmp_path):
+    torch.manual_seed(0)
+    g = gan.course_generator(8)
+    gan.train_gan(gan.course_critic(), g, _d_loss, _g_loss, torch.rand(32, 1, 28, 28), zdim=8,
+                  epochs=1, batch_size=16, progress=False, prior="normal")
+    g.eval()                              # batch norm with its running statistics
+    path = gan.save_generator(g, tmp_path / "course.pt2", zdim=8, prior="normal")
+    loaded, meta = gan.load_generator(path)
+    assert meta["prior"] == "normal" and meta["zdim"] == 8
+    z = gan.prior_codes(4, 8, generator=torch.Generator().manual_seed(1), prior=meta["prior"])
+    torch.testing.assert_close(loaded(z), g(z), atol=1e-6, rtol=0)
+    net, info, source = gan.trained_generator(path)          # notebook 04's file wins
+    assert info == meta and "your notebook 04" in source
+    torch.testing.assert_close(net(z), g(z), atol=1e-6, rtol=0)
+
+
+def test_a_corrupt_or_missing_generator_file_is_explained(tmp_path):
+    bad = tmp_path / "bad.pt2"
+    bad.write_bytes(b"not a torch.export archive")
+    with pytest.raises(ValueError, match="is not a generator saved by dgm.gan.save_generator"):
+        gan.load_generator(bad)
+    with pytest.raises(ValueError, match="re-run the notebook that trains it"):
+        gan.load_generator(bad)
+    with pytest.raises(FileNotFoundError, match="run the notebook that trains it first"):
+        gan.load_generator(tmp_path / "missing.pt2")
+
+
+def test_the_course_fallback_generator_is_checksummed_and_loads(tmp_path):
+    path = gan.FALLBACK_GENERATOR
+    digest = path.with_suffix(".sha256")
+    if not path.exists() or not digest.exists():
+        pytest.skip(f"{path.name} (and its .sha256) not trained yet: "
+                    "run `python scripts/train_generator.py`")
+    assert sha256(path) == digest.read_text().split()[0]
+    g, meta, source = gan.trained_generator(tmp_path / "not_trained_yet.pt2")
+    assert "course's generator" in source
+    assert meta["zdim"] == 64 and meta["prior"] == "uniform"
+    z = gan.prior_codes(6, meta["zdim"], generator=torch.Generator().manual_seed(0),
+                        prior=meta["prior"])
+    with torch.no_grad():
+        images = g(z)
+    assert images.shape == (6, 1, 28, 28)
+    assert torch.isfinite(images).all() and images.min() >= 0 and images.max() <= 1
+    assert images.std() > 0.05                              # not a blank page
+
+
+# ------------------------------------------------------------------------ memory layout -------
 class ViewDiscriminator(nn.Module):
-    """The course's discriminator written with ``.view``, as students may: fails channels-last."""
+    """Notebook 04's discriminator written with ``.view``, as students may: fails channels-last."""
 
     def __init__(self):
         super().__init__()
-        self.body = gan.conv_discriminator()[:-2]
+        self.body = ref.conv_discriminator()[:-2]
         self.fc = nn.Linear(200, 1)
 
     def forward(self, x):
         return self.fc(self.body(x).view(-1, 200))
 
 
-def _short_run(d, g, monkeypatch, flag):
-    monkeypatch.setenv(gan.CHANNELS_LAST_ENV, flag)
+def _short_run(d, g, channels_last: bool, layouts: list | None = None):
     torch.manual_seed(0)
     x = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+
+    def record(epoch, g_net):
+        if layouts is not None:
+            layouts.append(all(p.is_contiguous(memory_format=torch.channels_last)
+                               for p in g_net.parameters() if p.dim() == 4))
     return gan.train_gan(d, g, _d_loss, _g_loss, x, zdim=8, epochs=1, batch_size=16,
-                         progress=False)
+                         progress=False, channels_last=channels_last, on_epoch=record)
 
 
-def test_channels_last_changes_the_layout_not_the_result(monkeypatch):
+def test_channels_last_changes_the_layout_not_the_result():
     runs = []
-    for flag in ("0", "1"):
+    for channels_last in (False, True):
         torch.manual_seed(0)
-        d, g = gan.kaiming_init(gan.conv_discriminator()), gan.kaiming_init(gan.conv_generator(8))
-        runs.append((_short_run(d, g, monkeypatch, flag), g))
+        d, g = _conv_pair()
+        layouts = []
+        runs.append((_short_run(d, g, channels_last, layouts), g))
+        assert layouts == [channels_last]                    # the argument decides
     (h0, g0), (h1, g1) = runs
     torch.testing.assert_close(h1.d_loss, h0.d_loss, atol=1e-4, rtol=0)
     torch.testing.assert_close(h1.g_loss, h0.g_loss, atol=1e-4, rtol=0)
@@ -142,18 +259,19 @@ def test_channels_last_changes_the_layout_not_the_result(monkeypatch):
     assert all(p.is_contiguous() for p in g1.parameters())
 
 
-def test_a_network_that_uses_view_falls_back_to_the_default_layout(monkeypatch):
+def test_a_network_that_uses_view_falls_back_to_the_default_layout():
     torch.manual_seed(0)
-    d, g = gan.kaiming_init(ViewDiscriminator()), gan.kaiming_init(gan.conv_generator(8))
+    d, g = ref.kaiming_init(ViewDiscriminator()), ref.kaiming_init(ref.conv_generator(8))
     assert not gan.use_channels_last(d, g, 8, torch.device("cpu"))
     assert all(p.is_contiguous() for p in d.parameters())
-    h = _short_run(d, g, monkeypatch, "1")
+    h = _short_run(d, g, True)
     assert h.d_steps == 4
 
 
 def test_the_layout_probe_leaves_random_state_and_modes_alone():
-    d, g = gan.conv_discriminator().train(), gan.conv_generator(8).eval()
+    d, g = ref.conv_discriminator().train(), ref.conv_generator(8).eval()
     state = torch.get_rng_state()
+    assert not gan.use_channels_last(d, g, 8, torch.device("cpu"), enabled=False)
     assert gan.use_channels_last(d, g, 8, torch.device("cpu"))
     assert torch.equal(state, torch.get_rng_state())
     assert d.training and not g.training

@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dgm import course
-from dgm.grade import find_submissions, grade_class
+from dgm_staff import course
+from dgm_staff.grade_class import find_submissions, grade_class
 
 NAME = "01_vae"
 pytestmark = pytest.mark.slow
@@ -73,7 +73,7 @@ def _autograded(tmp_path, name, outputs=(), tampering=None):
 
 
 def test_report_names_what_happened(tmp_path):
-    from dgm.grade import _what_happened
+    from dgm_staff.grade_class import _what_happened
 
     err = lambda ename: nbformat.v4.new_output("error", ename=ename, evalue="", traceback=[])  # noqa: E731
     assert _what_happened(_autograded(tmp_path, "ok"))[0] == "graded"

@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dgm import course
-from dgm.grading import BEGIN_HIDDEN, END_HIDDEN
+from dgm_staff import course
+from dgm_staff.pipeline import BEGIN_HIDDEN, END_HIDDEN
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "solutions").glob("*/*.ipynb"))
@@ -49,7 +49,7 @@ def test_release_equals_a_fresh_generate_assignment(tmp_path):
         ours = json.loads(committed.read_text())
         theirs = json.loads((fresh / rel).read_text())
         assert ours == theirs, (f"notebooks/{rel} is out of step with solutions/: run "
-                                "`python -m dgm.course release` and commit the result")
+                                "`python -m dgm_staff.course release` and commit the result")
 
 
 @pytest.mark.parametrize("path", RELEASED, ids=lambda p: p.parent.name)

@@ -11,8 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dgm import course
-from dgm.grading import ZeroUnexecutedTests
+from dgm_staff import course
+from dgm_staff.pipeline import ZeroUnexecutedTests
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_vae"

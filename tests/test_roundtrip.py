@@ -13,14 +13,14 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dgm import course
+from dgm_staff import course
 from tests.test_release import hidden_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow
 
 #: Test cells the buggy example must fail (and only those), and a hint its feedback must show:
-#: see dgm.course.EXAMPLE_BUGS.
+#: see dgm_staff.course.EXAMPLE_BUGS.
 BUGGY_FAILS = {
     "01_vae": {"test_sample_gaussian_hidden", "test_logpdf_bernoulli_hidden"},
     "02_beta_vae": {"test_loss_contract", "test_loss_hidden", "test_agg_hidden"},

@@ -9,13 +9,14 @@ import pytest
 import torch
 
 from dgm import runtime
-from dgm.grading import HIDDEN_NOTE, HideHiddenTests, strip_hidden
+from dgm.runtime import AUTOGRADE_ENV, BUDGET_ENV, CI_ENV, DEVICE_ENV, OUTPUT_ENV
+from dgm_staff.pipeline import HIDDEN_NOTE, HideHiddenTests, strip_hidden
 from dgm.training import fit
 
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for var in ("NBGRADER_EXECUTION", "DGM_BUDGET", "CI"):
+    for var in (AUTOGRADE_ENV, BUDGET_ENV, CI_ENV):
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
 
@@ -25,12 +26,12 @@ def test_students_get_the_full_budget(clean_env):
 
 
 @pytest.mark.parametrize("env,expected", [
-    ({"NBGRADER_EXECUTION": "autograde"}, "smoke"),
-    ({"NBGRADER_EXECUTION": "autograde", "DGM_BUDGET": "full"}, "smoke"),  # grading stays fast
-    ({"CI": "true"}, "smoke"),
-    ({"CI": "false"}, "full"),
-    ({"CI": "true", "DGM_BUDGET": "full"}, "full"),
-    ({"DGM_BUDGET": "smoke"}, "smoke"),
+    ({AUTOGRADE_ENV: "autograde"}, "smoke"),
+    ({AUTOGRADE_ENV: "autograde", BUDGET_ENV: "full"}, "smoke"),  # grading stays fast
+    ({CI_ENV: "true"}, "smoke"),
+    ({CI_ENV: "false"}, "full"),
+    ({CI_ENV: "true", BUDGET_ENV: "full"}, "full"),
+    ({BUDGET_ENV: "smoke"}, "smoke"),
 ])
 def test_budget_rules(clean_env, env, expected):
     for k, v in env.items():
@@ -39,13 +40,13 @@ def test_budget_rules(clean_env, env, expected):
 
 
 def test_bad_budget_value_is_explained(clean_env):
-    clean_env.setenv("DGM_BUDGET", "tiny")
+    clean_env.setenv(BUDGET_ENV, "tiny")
     with pytest.raises(ValueError, match="'full' or 'smoke'"):
         runtime.budget()
 
 
 def test_device_override_and_missing_cuda(monkeypatch):
-    monkeypatch.setenv("DGM_DEVICE", "cpu")
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
     assert runtime.pick_device() == torch.device("cpu")
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
@@ -75,7 +76,7 @@ def test_seed_everything_makes_indexing_gradients_repeat_on_the_cpu():
 
 
 def test_output_dir_is_independent_of_cwd(tmp_path, monkeypatch):
-    monkeypatch.delenv("DGM_OUTPUT", raising=False)
+    monkeypatch.delenv(OUTPUT_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     assert runtime.output_dir("x").parent == runtime.repo_root() / "outputs"
 

@@ -1,8 +1,10 @@
-"""Hostile and broken submissions gain nothing and break nothing.
+"""Hostile and broken submissions gain nothing and break nothing; ordinary habits cost nothing.
 
-Unit tests of the static scan (every attack found; no solution or ordinary code flagged), of the
-output limits and of the no-partial-credit rule, then one graded course with a crafted submission
-per case. Expected scores come from the points of the test cells, never from a run.
+Unit tests of the review scan (every attack reported; no solution or ordinary code reported), of
+the output limits and of the no-partial-credit rule, then one graded course with a crafted
+submission per case: each attack is added to the *buggy* submission, so it gains nothing exactly
+when its score equals the buggy one; each ordinary habit is added to the reference submission and
+must keep full marks. Expected scores come from the points of the test cells, never from a run.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import nbformat
 import pytest
 from nbgrader import utils
 
-from dgm import course, tamper
-from dgm.grading import LimitOutputSize, NoPartialCredit
+from dgm_staff import course, review
+from dgm_staff.pipeline import LimitOutputSize, NoPartialCredit
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_vae"
@@ -51,11 +53,8 @@ ATTACKS = {
     "exec": "exec('checks.check_sample = print')",
     "code objects": "def f(): pass\nf.__code__ = print.__code__",
     "globals": "globals()['checks'] = None",
-    "os": "import os\nos._exit(0)",
-    "write a file": "open('../grader_tests/vae.py', 'w').write('')",
-    "write with pathlib": "from pathlib import Path\nPath('x').write_text('')",
-    "shell escape": "!rm -rf ../grader_tests",
-    "magic": "%run evil.py",
+    "subprocess": "import subprocess\nsubprocess.run(['ls'])",
+    "import the staff checks": "import grader_tests.vae as g",
     "global inside a function": "def f():\n    global checks\n    checks = None\nf()",
     "an alias of torch": "t = torch\nt.allclose = print",
     "torch imported under another name": "import torch as T\nT.isclose = print",
@@ -63,6 +62,10 @@ ATTACKS = {
 }
 
 HARMLESS = [
+    "%matplotlib inline\n%time y = 1\n!pip --version",
+    "import os\nimport sys\nimport pathlib\nos.environ['X'] = '1'\nsys.path.insert(0, '..')",
+    "import matplotlib.pyplot as plt\nplt.rcParams['figure.figsize'] = (8, 4)",
+    "%%time\nz = 1",
     "import torch\nfrom torch import nn\nimport torch.nn.functional as F\nimport numpy as np",
     "def f(x):\n    checks = 3\n    torch = x\n    return checks + torch",
     "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
@@ -77,25 +80,25 @@ HARMLESS = [
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
 def test_scan_finds_every_attack(name):
-    findings = tamper.scan(_nb("def f():\n    return 1", ATTACKS[name]))
+    findings = review.scan(_nb("def f():\n    return 1", ATTACKS[name]))
     assert findings, f"not detected: {name}"
     assert all(f.cell == "s1" for f in findings)
 
 
 @pytest.mark.parametrize("source", HARMLESS)
 def test_scan_accepts_ordinary_code(source):
-    assert tamper.scan(_nb(source)) == []
+    assert review.scan(_nb(source)) == []
 
 
 def test_scan_accepts_every_reference_solution():
     for path in sorted((ROOT / "solutions").glob("*/*.ipynb")):
-        assert tamper.scan(nbformat.read(path, 4)) == [], path.name
+        assert review.scan(nbformat.read(path, 4)) == [], path.name
 
 
 def test_scan_reads_cells_a_student_added():
     nb = _nb("def f():\n    return 1")
     nb.cells.insert(2, nbformat.v4.new_code_cell("checks.check = print"))   # no metadata
-    assert [f.cell for f in tamper.scan(nb)] == ["cell 3"]
+    assert [f.cell for f in review.scan(nb)] == ["cell 3"]
 
 
 def _graded_cell(outputs):
@@ -143,34 +146,62 @@ def _insert_after(nb, grade_id: str, source: str):
     raise KeyError(grade_id)
 
 
+PATCHES = {
+    "patches_checks": "checks.check_sample_diagonal_gaussian = lambda *a, **k: None\n"
+                      "checks.check_logpdf_bernoulli = lambda *a, **k: None",
+    "patches_torch": "torch.allclose = lambda *a, **k: True\n"
+                     "torch.isclose = lambda a, b, **k: a == a",
+    "rebinds_checks": "class _Pass:\n    def __getattr__(self, name):\n"
+                      "        return lambda *a, **k: None\nchecks = _Pass()",
+    "setattr_alias": "f = setattr\nfor _n in dir(checks):\n    if _n.startswith('check'):\n"
+                     "        f(checks, _n, lambda *a, **k: None)",
+    "patch_through_parameter": "def q(m):\n    m.check_logpdf_bernoulli = lambda *a, **k: None\n"
+                               "    m.check_sample_diagonal_gaussian = m.check_logpdf_bernoulli\n"
+                               "q(checks)",
+    "vars_dict": "vars(checks)['check_logpdf_bernoulli'] = lambda *a, **k: None\n"
+                 "checks.__dict__['check_elbo_loss'] = lambda *a, **k: None",
+    "stack_frames": "import sys\nsys.modules['__main__'].__dict__['checks'] = None\n"
+                    "sys.setprofile(lambda *a: None)",
+    "blank_later_cells": "get_ipython().input_transformers_cleanup.append("
+                         "lambda lines: ['pass\\n'])",
+    "tensor_subclass": "class T(torch.Tensor):\n    def __eq__(self, o):\n        return True\n"
+                       "_old = logpdf_bernoulli\n"
+                       "def logpdf_bernoulli(x, p):\n    return _old(x, p).as_subclass(T)",
+    "writes_files": "open(checks.__file__, 'a').write('\\n')",
+    "imports_staff_checks": "from grader_tests.vae import ref_logpdf_bernoulli\n"
+                            "logpdf_bernoulli = ref_logpdf_bernoulli",
+    "reads_hidden_tests": "import pathlib\n_src = [p.read_text() for p in "
+                          "pathlib.Path('/').glob('**/solutions/01_vae/*.ipynb')]\n"
+                          "print(len(_src))",
+    "prints_passed": "print('All tests passed!  37 / 37 points')",
+}
+#: Ordinary habits: each added to the reference solution, which must keep every point.
+HABITS = {
+    "magics": "%matplotlib inline\n%time x = 1\n%load_ext autoreload",
+    "shell_line": "!python --version",
+    "rcparams": "import matplotlib.pyplot as plt\nplt.rcParams['figure.figsize'] = (8, 4)",
+    "os_sys_pathlib": "import os\nimport sys\nfrom pathlib import Path\n"
+                      "sys.path.append(os.path.abspath('..'))\nhere = Path.cwd()\n"
+                      "os.environ['MY_SETTING'] = '1'",
+    "helper_function": "def helper(x):\n    return x * 2\nhelper(3)",
+}
+
+
 def _submissions(release_nb, solutions):
     reference = course.filled_submission(release_nb, solutions)
     buggy = course.filled_submission(release_nb, solutions, course.EXAMPLE_BUGS[NAME])
-    subs = {
-        "reference": reference,
-        "buggy": buggy,
-        "patches_checks": _insert_after(
-            buggy, "sample_diagonal_gaussian",
-            "checks.check_sample_diagonal_gaussian = lambda *a, **k: None\n"
-            "checks.check_logpdf_bernoulli = lambda *a, **k: None"),
-        "patches_torch": _insert_after(
-            buggy, "sample_diagonal_gaussian",
-            "torch.allclose = lambda *a, **k: True\ntorch.isclose = lambda a, b, **k: a == a"),
-        "rebinds_checks": _insert_after(
-            buggy, "sample_diagonal_gaussian",
-            "class _Pass:\n    def __getattr__(self, name):\n        return lambda *a, **k: None\n"
-            "checks = _Pass()"),
-        "writes_files": _insert_after(
-            buggy, "sample_diagonal_gaussian",
-            "open(checks.__file__, 'a').write('\\n')"),
-        "prints_passed": _insert_after(
-            buggy, "sample_diagonal_gaussian",
-            "print('All tests passed!  37 / 37 points')"),
-        "huge_outputs": _insert_after(
-            reference, "sample_diagonal_gaussian",
-            "from IPython.display import display\nprint('x' * 5_000_000)\n"
-            "display({'image/png': 'A' * 100_000_000}, raw=True)"),
-    }
+    subs = {"reference": reference, "buggy": buggy}
+    for name, code in PATCHES.items():
+        subs[name] = _insert_after(buggy, "sample_diagonal_gaussian", code)
+    for name, code in HABITS.items():
+        subs[f"habit_{name}"] = _insert_after(reference, "sample_diagonal_gaussian", code)
+    extra = nbformat.from_dict(reference)           # an extra cell a student added
+    extra.cells.insert(3, nbformat.v4.new_code_cell("import numpy as np\nscratch = np.zeros(3)"))
+    subs["habit_extra_cell"] = extra
+    subs["huge_outputs"] = _insert_after(
+        reference, "sample_diagonal_gaussian",
+        "from IPython.display import display\nprint('x' * 5_000_000)\n"
+        "display({'image/png': 'A' * 100_000_000}, raw=True)")
     dup = nbformat.from_dict(reference)           # a solution cell pasted twice, same ids
     index = next(i for i, c in enumerate(dup.cells)
                  if c.metadata.get("nbgrader", {}).get("grade_id") == "logpdf_bernoulli")
@@ -197,26 +228,32 @@ def graded(tmp_path_factory):
         target = root / "submitted" / student / NAME / f"{NAME}.ipynb"
         target.parent.mkdir(parents=True)
         nbformat.write(nb, target)
-    checks_file = ROOT / "grader_tests" / "vae.py"
-    before = checks_file.read_bytes()
+    watched = [ROOT / "grader_tests" / "vae.py", ROOT / "dgm" / "checks" / "vae.py"]
+    before = [p.read_bytes() for p in watched]
     course.grade_course(root, [NAME], list(subs))
-    assert checks_file.read_bytes() == before        # the hostile code never ran
+    assert [p.read_bytes() for p in watched] == before      # nothing reached the course's files
     return root, {r.student: r for r in course.grade_rows(root)}
 
 
-@pytest.mark.parametrize("student", ["patches_checks", "patches_torch", "rebinds_checks",
-                                     "writes_files"])
-def test_tampering_scores_zero_and_says_why(graded, student):
-    root, rows = graded
-    assert rows["buggy"].auto_score > 0
-    assert rows[student].auto_score == 0
-    text = html.unescape((root / "feedback" / student / NAME / f"{NAME}.html").read_text())
-    assert "TamperingSuspected" in text and "sample_diagonal_gaussian, line" in text
-
-
-def test_printing_passed_gains_nothing(graded):
+@pytest.mark.parametrize("student", sorted(PATCHES))
+def test_hostile_code_with_a_wrong_answer_gains_nothing(graded, student):
     _, rows = graded
-    assert rows["prints_passed"].auto_score == rows["buggy"].auto_score < rows["buggy"].auto_max
+    assert 0 < rows["buggy"].auto_score < rows["buggy"].auto_max
+    assert rows[student].auto_score <= rows["buggy"].auto_score
+
+
+@pytest.mark.parametrize("habit", sorted(HABITS) + ["extra_cell"])
+def test_ordinary_habits_keep_every_point(graded, habit):
+    _, rows = graded
+    assert rows[f"habit_{habit}"].auto_score == rows["reference"].auto_max
+
+
+def test_the_review_scan_reports_patches_but_costs_no_points(graded):
+    root, rows = graded
+    autograded = nbformat.read(root / "autograded" / "setattr_alias" / NAME / f"{NAME}.ipynb", 4)
+    assert any("setattr" in f for f in autograded.metadata.get("dgm_review", []))
+    habit = nbformat.read(root / "autograded" / "habit_os_sys_pathlib" / NAME / f"{NAME}.ipynb", 4)
+    assert habit.metadata.get("dgm_review") == []
 
 
 @pytest.mark.parametrize("student", ["huge_outputs", "duplicates_a_cell", "wrong_kernel"])
@@ -241,10 +278,10 @@ def test_a_deleted_solution_cell_costs_only_its_own_tests(graded):
     assert 0 < row.auto_score < row.auto_max
 
 
-def test_a_cell_marked_locked_by_hand_is_still_scanned():
+def test_a_cell_marked_locked_by_hand_is_still_reviewed():
     nb = _nb("def f():\n    return 1")
     fake = nbformat.v4.new_code_cell("checks.check = print")
     fake.metadata["nbgrader"] = {"locked": True, "solution": False, "grade": False,
                                  "schema_version": 3}     # no grade id: nbgrader removed it
     nb.cells.insert(2, fake)
-    assert [f.cell for f in tamper.scan(nb)] == ["cell 3"]
+    assert [f.cell for f in review.scan(nb)] == ["cell 3"]

@@ -1,40 +1,38 @@
-"""A static scan of a submission for attempts to tamper with grading.
+"""A static review of a submission: constructs a person may want to look at.
 
-Test cells run in the student's own kernel, after the student's code: whatever that code changed
-is still in place when the checks run. A submission could replace a check
-(``checks.check_dnet = lambda *a, **k: None``), a comparison (``torch.allclose = ...``), rebind a
-name the tests use (``checks = Fake()``), reach the interpreter's internals
-(``__builtins__``, ``setattr``, ``exec``), or write files (over the checks on disk, into the
-gradebook's folder). None of that is needed to solve a course exercise, so the scan, which runs in
-the grader's own process before the notebook is executed, reads every cell a student can edit and
-reports each such construct. :class:`dgm.grading.ZeroIfTampered` then scores every autograded test
-of that notebook 0 and says why (a person can review and regrade).
+Grading does not depend on it. Every graded test cell is decided by the judge
+(:mod:`dgm_staff.judge`) in the grader's own process, so nothing a submission changes in its kernel
+(checks, ``torch``, builtins, the names the tests use) can change a score, and the kernel runs in a
+sandbox that hides the grader's files (:mod:`dgm_staff.sandbox`). This scan only *reports* what no
+exercise needs (changing attributes of the course's or the libraries' modules, ``setattr``/``exec``
+and friends, interpreter internals, processes, writing outside the working folder) in the class
+report, for academic-integrity review. No points are lost for a finding.
 
-The scan is deliberately narrow: it looks only at cells the student can edit, only at top-level
-bindings for names (a local variable inside a function is harmless), and it accepts everything
-the reference solutions and ordinary student code use.
+Ordinary habits are not reported: IPython magics and ``!`` shell lines, ``import os``/``sys``/
+``pathlib``, ``plt.rcParams[...] = ...``, ``os.environ[...]``, extra cells and helpers.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 from nbgrader import utils
 
 #: Modules and helpers a submission must not modify (attribute assignment or deletion).
 PROTECTED_ROOTS = frozenset({
-    "checks", "grader_tests", "torch", "np", "numpy", "nn", "F", "sp", "sympy", "builtins", "sys",
-    "os", "math", "dgm", "nbgrader", "importlib", "random", "warnings", "plt", "matplotlib",
+    "checks", "grader_tests", "dgm_staff", "torch", "np", "numpy", "nn", "F", "sp", "sympy",
+    "builtins", "math", "dgm", "nbgrader", "importlib", "random", "warnings",
 })
 #: Calls that reach around Python's normal name binding, evaluate code, or change attributes.
 FORBIDDEN_CALLS = frozenset({"setattr", "delattr", "exec", "eval", "compile", "__import__",
                              "globals", "vars", "locals", "get_ipython", "breakpoint"})
 #: Modules a solution has no reason to import (file system, processes, interpreter internals).
-FORBIDDEN_MODULES = frozenset({"os", "sys", "shutil", "subprocess", "builtins", "ctypes", "gc",
-                               "importlib", "inspect", "pathlib", "io", "signal", "socket",
-                               "multiprocessing", "threading", "pickle", "marshal", "types",
-                               "unittest", "pytest", "grader_tests", "nbgrader", "atexit"})
+FORBIDDEN_MODULES = frozenset({"subprocess", "builtins", "ctypes", "gc", "importlib", "inspect",
+                               "signal", "socket", "multiprocessing", "marshal", "unittest",
+                               "pytest", "grader_tests", "dgm_staff", "derivations", "nbgrader",
+                               "atexit"})
 #: Dunder attributes ordinary code uses; every other ``__x__`` attribute is reported.
 ALLOWED_DUNDERS = frozenset({"__init__", "__name__", "__doc__", "__len__", "__getitem__",
                              "__call__", "__repr__", "__iter__", "__next__", "__enter__",
@@ -59,13 +57,19 @@ class Finding:
 
 
 def _source(cell) -> str:
-    """The cell as Python, with IPython syntax (magics, ``!shell``) turned into calls."""
-    try:
-        from IPython.core.inputtransformer2 import TransformerManager
-
-        return TransformerManager().transform_cell(cell.source)
-    except Exception:  # noqa: BLE001 - fall back to the raw text
-        return cell.source
+    """The cell as Python, with IPython syntax (magics, ``!shell``, ``%%cell`` magics) left out:
+    they are ordinary notebook habits, not something to review."""
+    text = cell.source
+    if text.lstrip().startswith("%%"):
+        return ""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")) or re.match(r"^[\w.]+\s*=\s*[!%]", stripped):
+            lines.append(line[: len(line) - len(stripped)] + "pass")
+        else:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def _root(node: ast.AST) -> str | None:

@@ -1,11 +1,14 @@
 """Cost of one training step: GAN (notebook 04) vs. WGAN-GP (notebook 05), same networks.
 
-    python scripts/bench_gan_step.py [--steps 40] [--device cpu] [--channels-last]
+    python -m dgm_staff.bench.gan_step [--steps 40] [--device cpu] [--channels-last] [--nets course]
 
 Prints a table: milliseconds per GAN step (one discriminator + one generator update), per
 WGAN-GP critic step (critic loss + gradient penalty, a double backward), and per WGAN-GP
 generator iteration (n_critic = 5 critic steps + one generator update), with ratios. Batch 256,
-the networks of the assignment's tables (``dgm.gan.conv_discriminator`` / ``conv_generator``).
+both kinds of step on one pair of networks: notebook 04's ``DNet``/``GNet``
+(``dgm_staff.references.conv_discriminator`` / ``conv_generator``, the default) or the course's
+networks of notebooks 05 and 06 (``--nets course``: ``dgm.gan.course_critic`` /
+``course_generator``).
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ import time
 
 import torch
 
-from dgm.gan import (conv_discriminator, conv_generator, kaiming_init, sample_z, standard_d_loss,
-                     standard_g_loss, use_channels_last)
+from dgm.gan import course_critic, course_generator, use_channels_last
 from dgm.runtime import pick_device, seed_everything
+from dgm_staff.references import (conv_discriminator, conv_generator, d_loss, g_loss,
+                                  kaiming_init, sample_z)
 
 
 def _sync(device):
@@ -27,9 +31,9 @@ def _sync(device):
 
 
 def gan_step(d, g, opt_d, opt_g, real, zdim):
-    loss = standard_d_loss(d, g, real, sample_z(len(real), zdim, real.device))
+    loss = d_loss(d, g, real, sample_z(len(real), zdim, real.device))
     opt_d.zero_grad(), loss.backward(), opt_d.step()
-    loss = standard_g_loss(d, g, sample_z(len(real), zdim, real.device))
+    loss = g_loss(d, g, sample_z(len(real), zdim, real.device))
     opt_g.zero_grad(), loss.backward(), opt_g.step()
 
 
@@ -60,19 +64,32 @@ def timed(fn, steps, device, warmup=3):
     return (time.perf_counter() - start) / steps * 1e3
 
 
+def networks(kind: str, zdim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Discriminator/critic and generator: notebook 04's (``"04"``) or the course's."""
+    if kind == "course":
+        return course_critic(), course_generator(zdim)
+    if kind == "04":
+        return kaiming_init(conv_discriminator()), kaiming_init(conv_generator(zdim))
+    raise ValueError(f"unknown networks {kind!r}: use '04' or 'course'")
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dgm_staff.bench.gan_step",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--nets", choices=("04", "course"), default="04",
+                        help="notebook 04's DNet/GNet (default) or the course's networks")
     parser.add_argument("--channels-last", action="store_true",
-                        help="the layout the training loops use on the CPU (dgm.gan.use_channels_last)")
+                        help="the layout the training loops use on the CPU "
+                             "(dgm.gan.use_channels_last)")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     seed_everything(0)
     zdim, n_critic = 64, 5
     real = torch.rand(args.batch, 1, 28, 28, device=device)
-    d, g = kaiming_init(conv_discriminator()).to(device), kaiming_init(conv_generator(zdim)).to(device)
+    d, g = (net.to(device) for net in networks(args.nets, zdim))
     layout = "channels-last" if args.channels_last and use_channels_last(d, g, zdim, device) \
         else "default"
     opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
@@ -86,7 +103,9 @@ def main(argv=None) -> int:
             ("WGAN-GP critic step (with penalty)", t_critic, t_critic / t_gan),
             ("WGAN-GP generator update", t_gen, t_gen / t_gan),
             (f"WGAN-GP iteration ({n_critic} critic + 1 G)", t_iter, t_iter / t_gan)]
-    print(f"device {device}, batch {args.batch}, {args.steps} timed steps each, {layout} layout")
+    nets = "notebook 04's networks" if args.nets == "04" else "the course's networks"
+    print(f"device {device}, batch {args.batch}, {args.steps} timed steps each, {nets}, "
+          f"{layout} layout")
     print("| step | ms | relative to a GAN step |\n|---|---:|---:|")
     for name, ms, ratio in rows:
         print(f"| {name} | {ms:.1f} | {ratio:.2f}x |")

@@ -1,10 +1,11 @@
 """Course commands: build the student release, grade example submissions, run the notebooks.
 
-    python -m dgm.course release        # solutions/ -> notebooks/ (nbgrader generate_assignment)
-    python -m dgm.course demo           # release, grade three example submissions, print the
+    python -m dgm_staff.course release        # solutions/ -> notebooks/ (nbgrader generate_assignment)
+    python -m dgm_staff.course demo           # release, grade three example submissions, print the
                                         # grade table, write feedback, run every solution
                                         # notebook at the smoke budget with its figures
-    python -m dgm.course run-solutions  # only the last step
+    python -m dgm_staff.course run-solutions  # only the last step
+    python -m dgm_staff.course bundle         # the student bundle: build/student-bundle/ and .zip
 
 Every temporary course lives under ``build/`` (git-ignored) unless ``--workdir`` says otherwise;
 the repository's own ``notebooks/`` is only written by ``release``.
@@ -28,7 +29,7 @@ import warnings
 import nbformat
 from traitlets.config import Config
 
-from dgm.grading import configure
+from dgm_staff.pipeline import configure
 from dgm.runtime import environ, repo_root
 
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
@@ -331,15 +332,80 @@ def demo(workdir: Path, names: list[str]) -> int:
     return 0
 
 
+#: What the student bundle holds, relative to the repository: the release notebooks, the student
+#: package (helpers, visible contract checks, the metric's classifier and the fallback generator),
+#: and the files that install it. Nothing else: no solutions/, grader_tests/, derivations/,
+#: dgm_staff/, scripts/, tests/ or benchmarks/.
+BUNDLE_CONTENTS = ("notebooks", "dgm", "environment.yml", "constraints.txt", "LICENSE")
+BUNDLE_README = """# Deep generative models: student notebooks
+
+    python -m venv .venv && . .venv/bin/activate      # Windows: .venv\\Scripts\\activate
+    pip install -c constraints.txt -e .               # or: conda env create -f environment.yml
+    python -m dgm.data                                # MNIST into data/ (no download needed)
+    jupyter lab notebooks                             # then open 01_vae/01_vae.ipynb
+
+Fill in the cells marked `YOUR CODE HERE` and the *Written answer* cells, run the notebook from
+top to bottom, and use *Validate* before you hand it in. Set `DGM_BUDGET=smoke` before starting
+Jupyter for a quick end-to-end run; the default trains at the assignments' full budgets.
+"""
+
+
+def _student_pyproject(text: str) -> str:
+    """The course's pyproject.toml for the bundle: the same package and dependencies, the test
+    extras and staff packages left out."""
+    out, skip = [], False
+    for line in text.splitlines():
+        if line.startswith("[project.optional-dependencies]") or line.startswith("[tool.pytest"):
+            skip = True
+        elif line.startswith("[") and skip:
+            skip = False
+        if not skip:
+            out.append(line)
+    return "\n".join(out).replace('readme = "README.md"', 'readme = "README.md"') + "\n"
+
+
+def build_bundle(dest: Path | None = None, release: bool = True) -> tuple[Path, Path]:
+    """The folder and ``.zip`` archive to hand to students (``build/student-bundle``)."""
+    import shutil
+    import zipfile
+
+    root = repo_root()
+    dest = Path(dest or root / "build" / "student-bundle")
+    if release:
+        generate_release()
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints", "*.egg-info")
+    for name in BUNDLE_CONTENTS:
+        src = root / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name, ignore=ignore)
+        elif src.exists():
+            shutil.copy2(src, dest / name)
+    (dest / "pyproject.toml").write_text(_student_pyproject((root / "pyproject.toml").read_text()))
+    (dest / "README.md").write_text(BUNDLE_README)
+    archive = dest.with_suffix(".zip")
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(dest.rglob("*")):
+            if path.is_file():
+                zf.write(path, Path(dest.name) / path.relative_to(dest))
+    return dest, archive
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["release", "demo", "run-solutions"])
+    parser.add_argument("command", choices=["release", "bundle", "demo", "run-solutions"])
     parser.add_argument("--workdir", type=Path, default=repo_root() / "build" / "demo")
     parser.add_argument("--only", nargs="*", default=None, help="assignments (default: all)")
     args = parser.parse_args(argv)
     names = args.only or assignments()
     if args.command == "release":
         print(f"release written to {generate_release(names=names)}")
+        return 0
+    if args.command == "bundle":
+        folder, archive = build_bundle()
+        print(f"student bundle: {folder} (archive {archive})")
         return 0
     if args.command == "run-solutions":
         run_solutions(args.workdir, names)

@@ -1,4 +1,4 @@
-"""``python -m dgm.bench report``: the measurements of a run as Markdown, figures and a README table.
+"""``python -m dgm_staff.bench report``: the measurements of a run as Markdown, figures and a README table.
 
 Everything here reads the JSON files a run wrote (and the notebooks' own result files in
 ``DIR/outputs-<budget>``); nothing is measured, so a report can be rebuilt at any time.
@@ -12,7 +12,9 @@ import re
 import shutil
 from pathlib import Path
 
-from dgm.bench import ANCHOR, NOTEBOOKS, TOLERANCES, load_phase, notebook_quality
+from dgm.runtime import BUDGET_ENV
+from dgm_staff.bench.common import (ANCHOR, NOTEBOOKS, PHASES, TOLERANCES, load_phase,
+                                    notebook_quality)
 
 README_BEGIN = "<!-- bench:begin -->"
 README_END = "<!-- bench:end -->"
@@ -190,7 +192,8 @@ def _layout_effect(profile: dict, full: dict | None, q: dict) -> list[str]:
                     else 1.0) for g in q.get("04_gan", {}).get("generators", [])],
         "05_wgan": [(g["seconds"], speed.get("WGAN-GP", 1.0))
                     for g in q.get("05_wgan", {}).get("generators", [])],
-        "06_inversion": [(r["train_seconds"], speed.get("conv GAN", 1.0))
+        # 06 trains the course's networks (older runs measured only notebook 04's)
+        "06_inversion": [(r["train_seconds"], speed.get("course GAN", speed.get("conv GAN", 1.0)))
                          for r in q.get("06_inversion", {}).get("part3", [])],
     }
     rows, before = [], {}
@@ -297,7 +300,7 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
              f"GPU: {mach.get('gpu') or 'none'}; measured {mach.get('date', '')[:10]}")
 
     out = ["# Benchmark report", "",
-           "Written by `python -m dgm.bench report` from the measurements of "
+           "Written by `python -m dgm_staff.bench report` from the measurements of "
            "`python3 tasks.py bench` (raw numbers: `measurements.json`). Machine: " + where + ".",
            "All runs are seeded (every notebook calls `seed_everything` with its config's seed).",
            ""]
@@ -309,7 +312,7 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
     out += ["## 1. Wall time per notebook", "",
             "Each solution notebook executed top to bottom in a fresh kernel (`nbclient`), in "
             "course order, outputs of one notebook available to the next (03 reads 02's points, "
-            "05 and 06 read 04's generator). Smoke: `DGM_BUDGET=smoke` (what CI and the "
+            f"05 and 06 read 04's generator). Smoke: `{BUDGET_ENV}=smoke` (what CI and the "
             "autograder run); full: the assignments' budgets (what a student runs).", ""]
     rows = []
     for n in NOTEBOOKS:
@@ -320,7 +323,7 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
     if failed:
         out += ["Failed: " + ", ".join(failed) + ".", ""]
     if not full:
-        out += ["The full-budget phase has not been run yet (`python -m dgm.bench run --phases "
+        out += ["The full-budget phase has not been run yet (`python -m dgm_staff.bench run --phases "
                 "full`).", ""]
     if "wall" in figs:
         out += [f"![wall times]({figs['wall']})", ""]
@@ -424,9 +427,10 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
     out += ["## 4. Profile of the slowest notebook", ""]
     if profile:
         out += ["Notebook 04 trains two GANs for 30 epochs each; notebooks 05 and 06 train the "
-                "same convolutional networks. The course's training loops, one epoch over the "
-                "same images, with the networks in PyTorch's default layout and in the "
-                "channels-last layout (`DGM_CHANNELS_LAST=0/1`), timed alternately:", "",
+                "course's convolutional networks (`dgm.gan.course_critic`, `course_generator`). "
+                "The course's training loops, one epoch over the same images, with the networks "
+                "in PyTorch's default layout and in the channels-last layout (`channels_last="
+                "False/True` of `dgm.gan.train_gan` and `train_wgan_gp`), timed alternately:", "",
                 _table(["training loop", "steps timed", "default ms/step", "channels-last ms/step",
                         "speed-up", "last loss (default / channels-last)"],
                        [[r["loop"], r["steps"], f"{r['before_ms']:.1f}", f"{r['after_ms']:.1f}",
@@ -449,7 +453,7 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
     out += ["## 5. Autograde", ""]
     if autograde:
         out += ["One student's whole-course submission (the reference solutions), graded with "
-                "`python -m dgm.grade` (one worker): release, autograde, feedback.", "",
+                "`python -m dgm_staff.grade_class` (one worker): release, autograde, feedback.", "",
                 _table(["notebook", "autograde s", "status", "autograded score"],
                        [[r["notebook"], f"{r['seconds']:.1f}", r["status"],
                          f"{r['auto_score']:g} / {r['auto_max']:g}"]
@@ -474,7 +478,7 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
                        [[r["budget"], r["metric"], f"{r['run1']:.4g}", f"{r['run2']:.4g}",
                          f"{r['diff']:.3g}", "yes" if r["ok"] else "**no**"] for r in repro]), ""]
     else:
-        out += ["No second run given (`python -m dgm.bench report --repeat DIR2`).", ""]
+        out += ["No second run given (`python -m dgm_staff.bench report --repeat DIR2`).", ""]
 
     readme = "\n".join([summary, "",
                         f"Machine: {where}. Full report: [benchmarks/REPORT.md]"
@@ -489,8 +493,7 @@ def write_report(run: Path, dest: Path, repeat: Path | None = None,
     text, table = render(run, dest, repeat)
     report = dest / "REPORT.md"
     report.write_text(text + "\n")
-    phases = {p: load_phase(run, p) for p in ("smoke", "full", "throughput", "profile",
-                                               "autograde")}
+    phases = {p: load_phase(run, p) for p in PHASES}
     for budget in ("smoke", "full"):            # as re-read, like the report (no file paths)
         if phases[budget]:
             fresh = quality(run, budget)

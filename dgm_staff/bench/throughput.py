@@ -23,8 +23,8 @@ from typing import Callable
 
 import torch
 
-from dgm.benchmarks import solution_namespace
 from dgm.runtime import pick_device, seed_everything
+from dgm_staff.bench.common import solution_namespace
 
 
 # ------------------------------------------------------------------------ data paths ----------
@@ -134,7 +134,8 @@ def _echo(device) -> Model:
 
 
 def _gan(device, kind: str) -> Model:
-    from dgm.gan import fc_discriminator, fc_generator, sample_z, use_channels_last
+    from dgm.gan import fc_discriminator, fc_generator, use_channels_last
+    from dgm_staff.references import sample_z          # notebook 04's prior (a graded answer)
 
     ns = solution_namespace("04_gan")
     if kind == "conv":
@@ -154,12 +155,14 @@ def _gan(device, kind: str) -> Model:
 
 
 def _wgan(device) -> Model:
-    from dgm.gan import (conv_discriminator, conv_generator, kaiming_init, sample_z,
-                         use_channels_last)
+    from dgm.gan import course_critic, course_generator, prior_codes, use_channels_last
 
     ns = solution_namespace("05_wgan")
-    c, g = kaiming_init(conv_discriminator()).to(device), kaiming_init(conv_generator(64)).to(device)
+    c, g = course_critic().to(device), course_generator(64).to(device)     # notebook 05's nets
     use_channels_last(c, g, 64, device)
+
+    def sample_z(n, zdim, device):                   # notebook 05's prior, N(0, I)
+        return prior_codes(n, zdim, device, prior="normal")
     opt_c = _adam_step(c.parameters(), 1e-4, (0.5, 0.9))
     opt_g = _adam_step(g.parameters(), 1e-4, (0.5, 0.9))
     count = [0]

@@ -1,6 +1,6 @@
 """Grade a whole class: every notebook of every student, in parallel, with nbgrader as the engine.
 
-    python -m dgm.grade SUBMISSIONS --out OUT [--workers 2] [--only 01_vae ...]
+    python -m dgm_staff.grade_class SUBMISSIONS --out OUT [--workers 2] [--only 01_vae ...]
 
 SUBMISSIONS is either nbgrader's layout (``[submitted/]<student>/<assignment>/<notebook>.ipynb``)
 or a plain folder of returned notebooks named by student, as an LMS hands them out:
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from dgm import course
+from dgm_staff import course
 from dgm.runtime import environ
 
 
@@ -115,20 +115,6 @@ def find_submissions(folder: Path, assignments: list[str]) -> tuple[list[Item], 
 
 
 # ------------------------------------------------------------------------ workers -------------
-#: The packages a notebook imports; each submission's kernel imports private copies of them, so
-#: that nothing a submission writes can change how the next one is graded.
-PACKAGES = ("dgm", "grader_tests", "derivations")
-
-
-def _private_packages(work: Path) -> Path:
-    site = work / "site"
-    root = course.repo_root()
-    for name in PACKAGES:
-        shutil.copytree(root / name, site / name,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    return site
-
-
 def _what_happened(autograded: Path) -> tuple[str, str]:
     """("graded" or a problem status, detail) read from the autograded notebooks."""
     import nbformat
@@ -136,12 +122,9 @@ def _what_happened(autograded: Path) -> tuple[str, str]:
     status, details = "graded", []
     for path in sorted(autograded.glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        tampering = nb.metadata.get("dgm_tampering") or []
-        if tampering:
-            status = "tampering suspected"
-            details.append(f"{path.name}: not executed, every test scores 0 pending review: "
-                           + "; ".join(tampering[:3]))
-            continue
+        review = nb.metadata.get("dgm_review") or []
+        if review:
+            details.append(f"{path.name}: for review (no points lost): " + "; ".join(review[:3]))
         names = {o.get("ename") for c in nb.cells if c.cell_type == "code"
                  for o in c.get("outputs", []) if o.get("output_type") == "error"}
         if "DeadKernelError" in names:
@@ -155,9 +138,10 @@ def _what_happened(autograded: Path) -> tuple[str, str]:
 
 def _grade_one(master: str, item: Item, cell_timeout: int | None,
                threads: int | None = None) -> Outcome:
-    """Run in a worker: autograde one submission in a private copy of the course and of the
-    course's packages. ``threads`` caps the kernel's math threads (so that parallel workers do
-    not oversubscribe the cores)."""
+    """Run in a worker: autograde one submission in a private copy of the course. Its kernel runs
+    in the sandbox (:mod:`dgm_staff.sandbox`), which also hides the whole class folder, so nothing
+    a submission reads or writes reaches another one. ``threads`` caps the kernel's math threads
+    (so that parallel workers do not oversubscribe the cores)."""
     start = time.perf_counter()
     work = Path(master) / "work" / f"{item.student}__{item.assignment}"
     if work.exists():
@@ -167,9 +151,7 @@ def _grade_one(master: str, item: Item, cell_timeout: int | None,
     shutil.copy2(Path(master) / "gradebook.db", work / "gradebook.db")
     for name, path in item.files.items():
         shutil.copy2(path, target / name)
-    site = _private_packages(work)
-    env = {"PYTHONPATH": os.pathsep.join([str(site)] + (
-        [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))}
+    env = {"DGM_SANDBOX_HIDE": str(Path(master).resolve())}
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     with environ(**env), warnings.catch_warnings():

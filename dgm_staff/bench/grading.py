@@ -1,11 +1,11 @@
 """Grading speed: one whole-course submission, and a class graded with 1 vs. 2 workers.
 
-    python scripts/bench_grading.py [--students 40] [--notebook 01_vae] [--skip-class]
+    python -m dgm_staff.bench.grading [--students 40] [--notebook 01_vae] [--skip-class]
 
 1. One student submitting every notebook of the course (the reference solution): seconds per
    notebook and in total (one worker).
 2. ``--students`` synthetic submissions of one notebook (reference, buggy and untouched in turn),
-   graded by ``python -m dgm.grade`` with 1 worker and with 2: wall times, their ratio, and
+   graded by ``python -m dgm_staff.grade_class`` with 1 worker and with 2: wall times, their ratio, and
    whether the two grade tables are identical.
 """
 
@@ -18,12 +18,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from dgm.benchmarks.autograde import measure, write_submission
-from dgm.grade import grade_class
+from dgm_staff.bench.autograde import measure, write_submission
+from dgm_staff.grade_class import grade_class
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m dgm_staff.bench.grading",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--notebook", default="01_vae")
     parser.add_argument("--skip-class", action="store_true")

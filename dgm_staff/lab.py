@@ -1,7 +1,7 @@
 """JupyterLab for the course, on this machine only (loopback), with nbgrader's extension.
 
-    python -m dgm.lab student      # the release, copied once into work/ (git-ignored): your copy
-    python -m dgm.lab instructor   # the course folder: nbgrader's formgrader (create, release,
+    python -m dgm_staff.lab student      # the release, copied once into work/ (git-ignored): your copy
+    python -m dgm_staff.lab instructor   # the course folder: nbgrader's formgrader (create, release,
                                    # autograde, feedback) reads nbgrader_config.py from here
 
 ``python3 tasks.py lab [student|instructor]`` does the same after setting up the environment.

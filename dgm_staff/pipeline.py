@@ -1,7 +1,7 @@
 """The instructor's side: nbgrader configuration, and feedback that never leaks hidden tests.
 
 ``nbgrader_config.py`` at the top of the course calls :func:`configure`; the course commands
-(``python -m dgm.course``) build the same configuration for temporary course folders.
+(``python -m dgm_staff.course``) build the same configuration for temporary course folders.
 
 nbgrader's ``generate_feedback`` renders the *autograded* notebook, whose test cells hold the
 hidden tests restored from the gradebook, together with their tracebacks (nbgrader issues #917 and
@@ -33,14 +33,14 @@ HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
 CELL_TIMEOUT = 120
 
 
-def strip_hidden(source: str) -> tuple[str, bool]:
-    """``source`` with every hidden-test region replaced by :data:`HIDDEN_NOTE`."""
+def strip_hidden(source: str, note: bool = True) -> tuple[str, bool]:
+    """``source`` with every hidden-test region replaced by :data:`HIDDEN_NOTE` (or removed)."""
     out, hidden, found = [], False, False
     for line in source.splitlines():
         stripped = line.strip()
         if stripped.startswith(BEGIN_HIDDEN):
             hidden, found = True, True
-            out.append(line[: len(line) - len(line.lstrip())] + HIDDEN_NOTE)
+            out.append(line[: len(line) - len(line.lstrip())] + (HIDDEN_NOTE if note else "pass"))
             continue
         if stripped.startswith(END_HIDDEN):
             hidden = False
@@ -77,25 +77,64 @@ def _error(ename: str, evalue: str) -> NotebookNode:
                         traceback=[f"{ename}: {evalue}"])
 
 
-class RobustExecute(Execute):
-    """nbgrader's executor, except that a kernel that dies ends the *execution*, not the grading.
+def _is_test(cell) -> bool:
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell)
 
-    A submission that calls ``os._exit``, segfaults or runs out of memory kills its kernel; nbgrader
-    then fails the whole notebook. A notebook flagged by :class:`ScanForTampering` is not
-    executed. Here the cells that ran keep their outputs, the cell that was
-    running gets an error saying the kernel died, and the cells after it stay unexecuted, which
-    :class:`ZeroUnexecutedTests` scores 0.
+
+class RobustExecute(Execute):
+    """nbgrader's executor with two changes.
+
+    * **The judge decides every graded test cell** (:mod:`dgm_staff.judge`): the kernel runs the
+      cell without its hidden region, for display only; the judge then runs the whole cell in the
+      grader's process against the kernel and its verdict replaces whatever the kernel reported.
+      The kernel is started in a sandbox (:mod:`dgm_staff.sandbox`) that hides the course's files.
+    * A kernel that dies (``os._exit``, a segfault, memory) ends the *execution*, not the grading:
+      the cells that ran keep their outputs, the cell that was running gets an error saying the
+      kernel died, and the cells after it stay unexecuted, which :class:`ZeroUnexecutedTests`
+      scores 0.
     """
+
+    def __init__(self, *args, **kwargs):
+        from dgm_staff.sandbox import SandboxedKernelManager
+
+        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(*args, **kwargs)
 
     def preprocess_cell(self, cell, resources, index):
         self._running_index = index
-        return super().preprocess_cell(cell, resources, index)
+        if not _is_test(cell):
+            return super().preprocess_cell(cell, resources, index)
+        full = cell.source
+        cell.source, _ = strip_hidden(full, note=False)
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        finally:
+            cell.source = full
+        self._judge_cell(cell)
+        return cell, resources
+
+    def _judge_cell(self, cell) -> None:
+        from dgm_staff.judge import Judge, JudgeError, verdict_output
+
+        # what the kernel said about a graded test is display only
+        cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"]
+        if self._judge is None:
+            self._judge = Judge(self.kc, self._checks_module, timeout=self.timeout or 600)
+        try:
+            error = self._judge.run_cell(cell.source)
+        except JudgeError as e:
+            error = e
+        if error is not None:
+            cell.outputs.append(NotebookNode(verdict_output(error)))
 
     def preprocess(self, nb, resources=None, km=None):
+        from dgm_staff.judge import checks_module_of
+
         self._running_index = None
-        if nb.metadata.get("dgm_tampering"):
-            self.log.warning("Not executing a notebook that tampers with grading.")
-            return nb, resources
+        self._judge = None
+        self._checks_module = next((checks_module_of(c.source) for c in nb.cells
+                                    if c.cell_type == "code" and checks_module_of(c.source)),
+                                   None)
         try:
             return super().preprocess(nb, resources, km)
         except DeadKernelError as exc:
@@ -106,6 +145,10 @@ class RobustExecute(Execute):
                     "DeadKernelError", "the kernel died while running this cell (it may have "
                     "run out of memory, crashed, or called os._exit): no later cell ran"))
             return nb, resources
+        finally:
+            if self._judge is not None:
+                self._judge.close()
+                self._judge = None
 
 
 class ZeroUnexecutedTests(NbGraderPreprocessor):
@@ -141,40 +184,18 @@ class DeduplicateCells(DeduplicateIds):
         return cell, resources
 
 
-class ScanForTampering(NbGraderPreprocessor):
-    """Runs :func:`dgm.tamper.scan` on the submission (in the grader's process, before any of its
-    code runs) and records what it finds in the notebook's metadata. A notebook with findings is
-    not executed at all (:class:`RobustExecute`): hostile code never runs on the grader's
-    machine, and :class:`ZeroIfTampered` says why its tests score 0."""
+class ReviewScan(NbGraderPreprocessor):
+    """Runs :func:`dgm_staff.review.scan` on the submission and records what it finds in the
+    notebook's metadata, for the class report. It changes no score: the judge decides every
+    test (:class:`RobustExecute`)."""
 
     def preprocess(self, nb, resources):
-        from dgm.tamper import scan
+        from dgm_staff.review import scan
 
         findings = [str(f) for f in scan(nb)]
-        nb.metadata["dgm_tampering"] = findings
+        nb.metadata["dgm_review"] = findings
         if findings:
-            self.log.warning("Tampering suspected: %s", "; ".join(findings))
-        return nb, resources
-
-
-class ZeroIfTampered(NbGraderPreprocessor):
-    """Every autograded test of a notebook in which :class:`ScanForTampering` found something
-    scores 0, with a message that says what was found (a person may review and regrade)."""
-
-    def preprocess(self, nb, resources):
-        findings = nb.metadata.get("dgm_tampering") or []
-        if not findings:
-            return nb, resources
-        shown = "; ".join(findings[:5]) + (f"; and {len(findings) - 5} more"
-                                           if len(findings) > 5 else "")
-        for cell in nb.cells:
-            if cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell):
-                cell.setdefault("outputs", []).append(_error(
-                    "TamperingSuspected",
-                    f"your code changes the grader or its environment ({shown}). Every "
-                    "autograded test of this notebook scores 0 until an instructor has reviewed "
-                    "it. Solutions must not modify checks, torch/numpy/sympy, names the tests "
-                    "use, or files."))
+            self.log.info("For review: %s", "; ".join(findings))
         return nb, resources
 
 
@@ -237,11 +258,11 @@ def configure(c, root: Path | str) -> None:
     c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateCells, OverwriteKernelspec,
                                           OverwriteCells, CheckCellMetadata]
     c.Autograde.autograde_preprocessors = [
-        ScanForTampering, RobustExecute, ZeroUnexecutedTests, ZeroIfTampered, NoPartialCredit,
+        ReviewScan, RobustExecute, ZeroUnexecutedTests, NoPartialCredit,
         IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputSize, SaveAutoGrades,
         AssignLatePenalties, CheckCellMetadata]
     c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {("language_info", "name"),
-                                                             ("dgm_tampering",)}
+                                                             ("dgm_review",)}
     c.LimitOutput.max_lines = 200
     c.LimitOutput.max_traceback = 60
     # Feedback: hidden tests are removed before the notebook is rendered.

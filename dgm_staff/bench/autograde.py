@@ -1,5 +1,5 @@
 """Autograde speed: one student submitting every notebook of the course (the reference solution),
-graded by ``dgm.grade`` as an instructor would (release, autograde, feedback), one worker."""
+graded by ``dgm_staff.grade_class`` as an instructor would (release, autograde, feedback), one worker."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import nbformat
 
-from dgm import course
-from dgm.grade import grade_class
+from dgm_staff import course
+from dgm_staff.grade_class import grade_class
 
 
 def write_submission(folder: Path, student: str, name: str, kind: str = "reference") -> Path:

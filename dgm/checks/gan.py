@@ -1,0 +1,342 @@
+"""Visible checks of notebook 04 (GAN).
+
+The architecture checks compare your modules with the assignment's tables layer by layer (type,
+order, shapes, parameter counts) and check the initialisation; then they give the layers fixed
+weights and compare your ``forward`` with the recorded output of the tables' network for those
+weights, so that a wrong order of operations in ``forward`` is found even when every layer exists.
+The loss checks use tiny deterministic networks, so that values can be compared exactly and
+gradients traced. The values compared with were recorded by the course staff; grading runs
+further, hidden checks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from dgm.checks import symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
+from dgm.checks._core import (CheckFailed, backward, call, close, expected, generator,
+                              known_mistakes, require_tensor, set_parameters)
+
+NOTEBOOK = "gan"
+
+# ------------------------------------------------------------------------ architecture --------
+#: The assignment's tables as (type, constructor arguments that must match); Flatten / reshape
+#: may be a module or done in ``forward``, so they are not listed.
+DNET_TABLE = [
+    (nn.Conv2d, dict(in_channels=1, out_channels=2, kernel_size=(3, 3), stride=(1, 1),
+                     padding=(1, 1))),
+    (nn.ReLU, {}),
+    (nn.MaxPool2d, dict(kernel_size=2, stride=2)),
+    (nn.Conv2d, dict(in_channels=2, out_channels=4, kernel_size=(3, 3), stride=(1, 1),
+                     padding=(1, 1))),
+    (nn.ReLU, {}),
+    (nn.MaxPool2d, dict(kernel_size=2, stride=2)),
+    (nn.Conv2d, dict(in_channels=4, out_channels=8, kernel_size=(3, 3), stride=(1, 1),
+                     padding=(0, 0))),
+    (nn.ReLU, {}),
+    (nn.Linear, dict(in_features=200, out_features=1)),
+]
+
+
+def gnet_table(zdim: int):
+    return [
+        (nn.Linear, dict(in_features=zdim, out_features=1568)),
+        (nn.LeakyReLU, dict(negative_slope=0.2)),
+        (nn.Upsample, dict(scale_factor=2.0)),
+        (nn.Conv2d, dict(in_channels=32, out_channels=16, kernel_size=(3, 3), stride=(1, 1),
+                         padding=(1, 1))),
+        (nn.LeakyReLU, dict(negative_slope=0.2)),
+        (nn.Upsample, dict(scale_factor=2.0)),
+        (nn.Conv2d, dict(in_channels=16, out_channels=8, kernel_size=(3, 3), stride=(1, 1),
+                         padding=(1, 1))),
+        (nn.LeakyReLU, dict(negative_slope=0.2)),
+        (nn.Conv2d, dict(in_channels=8, out_channels=1, kernel_size=(3, 3), stride=(1, 1),
+                         padding=(1, 1))),
+        (nn.Sigmoid, {}),
+    ]
+
+
+GNET_ZDIM = 64
+#: Seeds of the fixed weights the forward checks give the layers.
+DNET_WEIGHTS_SEED, GNET_WEIGHTS_SEED = 3, 4
+
+_RESHAPING = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout)
+
+
+def layers(module: nn.Module) -> list[nn.Module]:
+    """The leaf modules in definition order, reshaping modules left out."""
+    return [m for m in module.modules()
+            if not list(m.children()) and not isinstance(m, _RESHAPING)]
+
+
+def _describe(m: nn.Module) -> str:
+    return f"{type(m).__name__}({m.extra_repr()})"
+
+
+def _attr(m: nn.Module, name: str):
+    value = getattr(m, name, None)
+    if name == "scale_factor" and value is not None:
+        value = float(value[0] if isinstance(value, tuple) else value)
+    if name in ("kernel_size", "stride") and isinstance(m, nn.MaxPool2d):
+        value = value[0] if isinstance(value, tuple) else value
+    return value
+
+
+def check_layers(what: str, module: nn.Module, table) -> list[nn.Module]:
+    if not isinstance(module, nn.Module):
+        raise CheckFailed(what, f"is a {type(module).__name__}, not an nn.Module",
+                          "subclass nn.Module and call super().__init__() first")
+    found = layers(module)
+    expected_types = [t for t, _ in table]
+    for k, (m, (kind, args)) in enumerate(zip(found, table)):
+        if not isinstance(m, kind):
+            raise CheckFailed(
+                what, f"layer {k + 1} is {_describe(m)}, expected {kind.__name__}",
+                "define the layers in __init__ in the order of the table (the order of "
+                "definition is the order PyTorch lists them): "
+                + ", ".join(t.__name__ for t in expected_types))
+        for name, value in args.items():
+            if _attr(m, name) != value:
+                raise CheckFailed(what, f"layer {k + 1} ({_describe(m)}) has {name} = "
+                                        f"{_attr(m, name)!r}, expected {value!r}",
+                                  "use the sizes of the table for this layer")
+    if len(found) != len(table):
+        raise CheckFailed(what, f"has {len(found)} layers, expected {len(table)} "
+                                f"({', '.join(t.__name__ for t in expected_types)})",
+                          "define exactly the layers of the table (a reshape may be done in "
+                          "forward) and nothing else")
+    n_params = sum(p.numel() for p in module.parameters())
+    n_expected = sum(p.numel() for m in found for p in m.parameters(recurse=False))
+    if n_params != n_expected:
+        raise CheckFailed(what, f"has {n_params} parameters, but its layers hold {n_expected}",
+                          "do not keep extra parameters or modules besides the table's layers")
+    return found
+
+
+def _check_init(what: str, module: nn.Module, found) -> None:
+    """Kaiming-uniform weights (a = 0: bound sqrt(6 / fan_in)) and zero biases."""
+    for k, m in enumerate(found):
+        if not isinstance(m, (nn.Linear, nn.Conv2d)):
+            continue
+        if m.bias is not None and bool((m.bias != 0).any()):
+            raise CheckFailed(what, f"layer {k + 1} ({_describe(m)}) has non-zero biases after "
+                                    "construction",
+                              "in _weight_init, set every bias to zero (nn.init.zeros_) and "
+                              "call self._weight_init() at the end of __init__")
+        fan_in = m.weight[0].numel()
+        bound = math.sqrt(6.0 / fan_in)
+        w = m.weight.detach().abs()
+        if float(w.max()) > bound * (1 + 1e-5):
+            raise CheckFailed(what, f"layer {k + 1} ({_describe(m)}) has weights up to "
+                                    f"{float(w.max()):.3f}, above the Kaiming-uniform bound "
+                                    f"sqrt(6/fan_in) = {bound:.3f}",
+                              "use nn.init.kaiming_uniform_(weight) (uniform, not normal; "
+                              "default a = 0)")
+        if m.weight.numel() >= 100 and float(w.max()) < 0.75 * bound:
+            raise CheckFailed(what, f"layer {k + 1} ({_describe(m)}) has weights only up to "
+                                    f"{float(w.max()):.3f}; Kaiming-uniform reaches "
+                                    f"sqrt(6/fan_in) = {bound:.3f}",
+                              "initialise with nn.init.kaiming_uniform_(weight) in "
+                              "_weight_init (PyTorch's default init is 2.4 times narrower)")
+
+
+def build(what, cls, table, *args):
+    """``cls(*args)`` built under seed 0, its layers and initialisation checked."""
+    torch.manual_seed(0)
+    net = call(what, cls, *args)
+    found = check_layers(what, net, table)
+    if not hasattr(net, "_weight_init"):
+        raise CheckFailed(what, "has no _weight_init method", "add _weight_init(self) as asked")
+    _check_init(what, net, found)
+    return net, found
+
+
+def dnet_input():
+    return torch.rand(5, 1, 28, 28, generator=generator(0))
+
+
+DNET_FORWARD = ("forward differs from conv-ReLU-pool, conv-ReLU-pool, conv-ReLU, flatten, "
+                "linear with the same weights")
+DNET_ORDER_HINT = ("apply the layers in the order of the table; flatten with x.flatten(1) "
+                   "(keep the batch dimension)")
+
+
+def run_dnet(cls):
+    """The visible contract of DNet; returns the network (with the fixed weights) and its
+    layers."""
+    what = "DNet"
+    net, found = build(what, cls, DNET_TABLE)
+    set_parameters(found, DNET_WEIGHTS_SEED)
+    out = require_tensor(what, call(what, net, dnet_input()), (5, 1),
+                         "return one logit per image: shape [batch, 1]")
+    values = expected(NOTEBOOK, "dnet")
+    if not close(out, values["ref"], atol=1e-5):
+        if close(out, values["probabilities"], atol=1e-5):
+            raise CheckFailed(what, "forward returns probabilities (a sigmoid is applied)",
+                              "return the logits: BCEWithLogitsLoss applies the sigmoid itself")
+        raise CheckFailed(what, DNET_FORWARD, DNET_ORDER_HINT)
+    return net, found
+
+
+def check_dnet(cls):
+    run_dnet(cls)
+
+
+def gnet_input(zdim):
+    return torch.rand(4, zdim, generator=generator(0)) * 2 - 1
+
+
+GNET_FORWARD = ("forward differs from linear, LeakyReLU, reshape (32, 7, 7), "
+                "[upsample, conv, LeakyReLU] x 2, conv, sigmoid with the same weights")
+GNET_ORDER_HINT = ("apply the layers in the order of the table, upsampling before each of the "
+                   "first two convolutions, and reshape with view(-1, 32, 7, 7) (channels first)")
+
+
+def run_gnet(cls):
+    what = "GNet"
+    net, found = build(what, cls, gnet_table(GNET_ZDIM), GNET_ZDIM)
+    set_parameters(found, GNET_WEIGHTS_SEED)
+    out = require_tensor(what, call(what, net, gnet_input(GNET_ZDIM)), (4, 1, 28, 28),
+                         "reshape the linear output to [batch, 32, 7, 7]; two upsamplings give "
+                         "28 x 28; return [batch, 1, 28, 28]")
+    if not close(out, expected(NOTEBOOK, "gnet")["ref"], atol=1e-5):
+        if bool((out < 0).any()) or bool((out > 1).any()):
+            raise CheckFailed(what, "outputs leave [0, 1]",
+                              "end with a sigmoid: MNIST pixels are in [0, 1]")
+        raise CheckFailed(what, GNET_FORWARD, GNET_ORDER_HINT)
+    return net, found
+
+
+def check_gnet(cls):
+    run_gnet(cls)
+
+
+# ------------------------------------------------------------------------ losses --------------
+class _TinyD(nn.Module):
+    """A linear discriminator on flattened 2x2 images: logits = x·w + c."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 1)
+        with torch.no_grad():
+            self.lin.weight.copy_(torch.tensor([[1.5, -2.0, 0.5, 1.0]]))
+            self.lin.bias.fill_(-0.3)
+
+    def forward(self, x):
+        return self.lin(x.reshape(len(x), -1))
+
+
+class _TinyG(nn.Module):
+    def __init__(self, zdim=3):
+        super().__init__()
+        self.lin = nn.Linear(zdim, 4)
+        with torch.no_grad():
+            self.lin.weight.copy_(torch.linspace(-1, 1, 4 * zdim).view(4, zdim))
+            self.lin.bias.copy_(torch.tensor([0.1, -0.2, 0.3, 0.0]))
+
+    def forward(self, z):
+        return torch.sigmoid(self.lin(z)).view(-1, 1, 2, 2)
+
+
+def loss_setup():
+    d, g = _TinyD(), _TinyG()
+    real = torch.rand(6, 1, 2, 2, generator=generator(0))
+    z = torch.rand(6, 3, generator=generator(1)) * 2 - 1
+    return d, g, real, z
+
+
+D_LOSS_MISTAKES = {
+    "halved": ("the loss is halved (the mean of the two terms)",
+               "return BCE[D(x), 1] + BCE[D(G(z)), 0]: the sum of the two means"),
+    "summed": ("the loss is summed over the batch",
+               "use the mean over the batch (the default reduction)"),
+    "swapped": ("the labels are swapped", "real images get label 1, generated images label 0"),
+    "double_sigmoid": ("a sigmoid is applied before BCEWithLogitsLoss (twice in total)",
+                       "pass the logits D(x) straight to BCEWithLogitsLoss"),
+    "no_fake": ("the fake term is missing", "add BCE[D(G(z)), 0]"),
+}
+
+
+def run_d_loss(fn):
+    what = "d_loss"
+    d, g, real, z = loss_setup()
+    out = require_tensor(what, call(what, fn, d, g, real, z), ())
+    values = expected(NOTEBOOK, "d_loss")
+    ref = values["ref"]
+    if not close(out, ref, atol=1e-5):
+        for candidate, problem, hint in known_mistakes(values, D_LOSS_MISTAKES):
+            if close(out, candidate, atol=1e-5):
+                raise CheckFailed(what, problem, hint)
+        raise CheckFailed(what, f"returned {float(out):.5f}, expected BCE[D(x),1] + "
+                                f"BCE[D(G(z)),0] = {float(ref):.5f}",
+                          "use nn.BCEWithLogitsLoss on the logits, mean over the batch")
+    d.zero_grad(), g.zero_grad()
+    backward(what, call(what, fn, d, g, real, z),
+             "return the BCE terms as a tensor; do not detach it or call .item()")
+    leaked = [p.grad for p in g.parameters() if p.grad is not None and bool((p.grad != 0).any())]
+    if leaked:
+        raise CheckFailed(what, "sends gradients into the generator",
+                          "detach the generated batch in the discriminator step: "
+                          "D(G(z).detach()) (or generate under torch.no_grad())")
+    if d.lin.weight.grad is None or not bool((d.lin.weight.grad != 0).any()):
+        raise CheckFailed(what, "gives the discriminator no gradient",
+                          "do not detach D's outputs; only the generated images")
+    return real, z
+
+
+def check_d_loss(fn):
+    run_d_loss(fn)
+
+
+G_LOSS_MISTAKES = {
+    "saturating": ("this is the saturating loss log(1 - D(G(z)))",
+                   "use the non-saturating loss BCE[D(G(z)), 1] = -log D(G(z))"),
+    "label0": ("the label is 0", "the generator wants D to call its images real: label 1"),
+    "double_sigmoid": ("a sigmoid is applied before BCEWithLogitsLoss",
+                       "pass the logits straight to BCEWithLogitsLoss"),
+    "summed": ("the loss is summed over the batch", "use the mean over the batch"),
+}
+
+
+def run_g_loss(fn):
+    what = "g_loss"
+    d, g, _, z = loss_setup()
+    out = require_tensor(what, call(what, fn, d, g, z), ())
+    values = expected(NOTEBOOK, "g_loss")
+    ref = values["ref"]
+    if not close(out, ref, atol=1e-5):
+        for candidate, problem, hint in known_mistakes(values, G_LOSS_MISTAKES):
+            if close(out, candidate, atol=1e-5):
+                raise CheckFailed(what, problem, hint)
+        raise CheckFailed(what, f"returned {float(out):.5f}, expected BCE[D(G(z)), 1] = "
+                                f"{float(ref):.5f}", "use BCEWithLogitsLoss with label 1")
+    d.zero_grad(), g.zero_grad()
+    backward(what, call(what, fn, d, g, z),
+             "return the BCE term as a tensor; do not detach G(z) or use no_grad")
+    if g.lin.weight.grad is None or not bool((g.lin.weight.grad != 0).any()):
+        raise CheckFailed(what, "gives the generator no gradient",
+                          "do not detach G(z) (or use no_grad) in the generator loss")
+    return z
+
+
+def check_g_loss(fn):
+    run_g_loss(fn)
+
+
+def check_sample_z(fn):
+    what = "sample_z"
+    torch.manual_seed(0)
+    z = require_tensor(what, call(what, fn, 4000, 16), (4000, 16),
+                       "return [n, zdim]")
+    if float(z.min()) < -1 or float(z.max()) > 1:
+        raise CheckFailed(what, "has values outside [-1, 1]", "z = 2 * U(0, 1) - 1")
+    if float(z.min()) > -0.9:
+        raise CheckFailed(what, "never goes below -0.9: the draws are in [0, 1]",
+                          "rescale: z = 2 * torch.rand(...) - 1")
+    if abs(float(z.mean())) > 0.03 or abs(float(z.var()) - 1 / 3) > 0.02:
+        raise CheckFailed(what, f"mean {float(z.mean()):.3f}, variance {float(z.var()):.3f}; "
+                                "U[-1, 1] has mean 0 and variance 1/3",
+                          "draw uniformly (torch.rand), not from a normal, and rescale")

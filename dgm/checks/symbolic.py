@@ -1,0 +1,162 @@
+"""Checks for written answers entered as sympy expressions, numbers or choices.
+
+Answers are compared by mathematical equivalence, never by how they are written:
+``(mu_phi - mu_p)**2 / (2*sigma**2)`` and ``(mu_p**2 - 2*mu_p*mu_phi + mu_phi**2) / (2*sigma**2)``
+are the same answer.
+
+The visible test cells use :func:`check_format` (the answer is filled in and has the right form);
+:func:`check_expression`, :func:`check_number` and the choice checks take the expected answer as
+an argument, which only the hidden test cells pass.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Iterable, Mapping
+
+import sympy as sp
+
+from dgm.checks._core import CheckFailed
+
+
+def _as_expr(what: str, answer: Any, allowed: Iterable[sp.Symbol]) -> sp.Expr:
+    allowed = list(allowed)
+    if answer is None or answer is ...:
+        raise CheckFailed(what, "has no answer yet",
+                          "replace `None` (or `...`) with your expression")
+    if isinstance(answer, str):
+        from sympy.parsing.sympy_parser import parse_expr, standard_transformations
+
+        local = {str(s): s for s in allowed}
+        try:
+            answer = parse_expr(answer, local_dict=local, transformations=standard_transformations)
+        except Exception as e:  # noqa: BLE001
+            raise CheckFailed(what, f"could not be read as a formula ({e})",
+                              "write it with the symbols given, e.g. `y_hat**x_j`") from None
+    try:
+        expr = sp.sympify(answer)
+    except (sp.SympifyError, TypeError):
+        raise CheckFailed(what, f"is a {type(answer).__name__}, not a formula",
+                          "build the answer from the sympy symbols defined in the set-up cell"
+                          ) from None
+    names = {str(s) for s in allowed}
+    unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in names)
+    if unknown:
+        raise CheckFailed(what, f"uses the symbol(s) {', '.join(unknown)}, which the question "
+                                "does not define",
+                          f"use only {', '.join(sorted(names)) or 'numbers'}")
+    # Match the student's symbols to ours by name, so that assumptions do not matter.
+    by_name = {str(s): s for s in allowed}
+    return expr.xreplace({s: by_name[str(s)] for s in expr.free_symbols})
+
+
+def _numerically_equal(a: sp.Expr, b: sp.Expr, symbols: list[sp.Symbol], trials: int = 12,
+                       ranges: Mapping[str, tuple[float, float]] | None = None) -> bool:
+    rng = random.Random(0)
+    for _ in range(trials):
+        point = {}
+        for sym in symbols:
+            lo, hi = (ranges or {}).get(str(sym), (0.1, 0.9) if sym.is_positive else (-2.0, 2.0))
+            point[sym] = sp.Float(rng.uniform(lo, hi))
+        va, vb = complex(a.evalf(subs=point)), complex(b.evalf(subs=point))
+        if abs(va - vb) > 1e-9 * (1 + abs(vb)):
+            return False
+    return True
+
+
+def equivalent(answer: sp.Expr, reference: sp.Expr, symbols: list[sp.Symbol],
+               ranges: Mapping[str, tuple[float, float]] | None = None) -> bool:
+    """True when ``answer`` and ``reference`` are the same function of ``symbols``."""
+    diff = sp.simplify(answer - reference)
+    if diff == 0:
+        return True
+    if not _numerically_equal(answer, reference, symbols, ranges=ranges):
+        return False
+    proved = diff.equals(0)
+    return True if proved is None else bool(proved)
+
+
+def check_expression(what: str, answer: Any, reference: sp.Expr, symbols: Iterable[sp.Symbol],
+                     hint: str, on: Mapping[sp.Symbol, Iterable] | None = None) -> None:
+    """Fail unless ``answer`` equals ``reference`` as a function of ``symbols``.
+
+    ``on`` restricts the comparison to given values of some symbols (for a Bernoulli likelihood,
+    x_j ∈ {0, 1}), so that every formula that agrees there is accepted.
+    """
+    symbols = list(symbols)
+    expr = _as_expr(what, answer, symbols)
+    if on:
+        (sym, values), = on.items()
+        rest = [s for s in symbols if s != sym]
+        for value in values:
+            if not equivalent(expr.subs(sym, value), reference.subs(sym, value), rest):
+                raise CheckFailed(what, f"is not right when {sym} = {value}", hint)
+        return
+    if not equivalent(expr, reference, symbols):
+        raise CheckFailed(what, "is not equivalent to the expected result", hint)
+
+
+def check_number(what: str, answer: Any, reference: float, hint: str, tol: float = 1e-9) -> None:
+    if answer is None or answer is ...:
+        raise CheckFailed(what, "has no answer yet", "replace `None` with a number")
+    try:
+        value = float(sp.sympify(answer))
+    except (TypeError, ValueError, sp.SympifyError):
+        raise CheckFailed(what, f"is a {type(answer).__name__}, not a number",
+                          "enter a single number") from None
+    if abs(value - float(reference)) > tol * (1 + abs(float(reference))):
+        raise CheckFailed(what, f"{value:g} is not right", hint)
+
+
+def check_choice(what: str, answer: Any, correct: str, options: Iterable[str], hint: str) -> None:
+    """One letter among ``options``."""
+    options = [o.upper() for o in options]
+    if not isinstance(answer, str) or answer.strip().upper() not in options:
+        raise CheckFailed(what, f"{answer!r} is not one of the options",
+                          f"set it to one of {', '.join(repr(o) for o in options)}")
+    if answer.strip().upper() != correct.upper():
+        raise CheckFailed(what, f"option {answer.strip().upper()!r} is not right", hint)
+
+
+def check_choices(what: str, answer: Any, correct: Iterable[str], options: Iterable[str],
+                  hint: str) -> None:
+    """A set of letters: all the true statements and none of the false ones."""
+    options = {o.upper() for o in options}
+    if isinstance(answer, str):
+        answer = [answer]
+    try:
+        chosen = {str(a).strip().upper() for a in answer}
+    except TypeError:
+        raise CheckFailed(what, f"{answer!r} is not a set of options",
+                          "write a set of letters, e.g. {'A', 'C'}") from None
+    if not chosen <= options:
+        raise CheckFailed(what, f"{sorted(chosen - options)} are not options",
+                          f"choose among {sorted(options)}")
+    correct = {c.upper() for c in correct}
+    if chosen != correct:
+        missing, extra = len(correct - chosen), len(chosen - correct)
+        raise CheckFailed(what, f"{extra} chosen statement(s) are false and {missing} true "
+                                "statement(s) are missing", hint)
+
+
+def check_format(what: str, answer: Any, *, symbols: Iterable[sp.Symbol] = (),
+                 options: Iterable[str] = (), many: bool = False) -> None:
+    """The visible check of a written answer: it is filled in and has the right form.
+
+    It says nothing about whether the answer is right; the hidden check does that.
+    """
+    options = list(options)
+    if not options:
+        _as_expr(what, answer, symbols)
+        return
+    if many:
+        chosen = {answer} if isinstance(answer, str) else answer
+        if chosen is None or not hasattr(chosen, "__iter__"):
+            raise CheckFailed(what, "has no answer yet", "write a set of letters, e.g. {'A'}")
+        bad = sorted(str(a) for a in chosen if str(a).strip().upper() not in options)
+        if bad or not chosen:
+            raise CheckFailed(what, f"{bad or 'an empty set'} is not a choice of options",
+                              f"choose among {options}")
+    elif not isinstance(answer, str) or answer.strip().upper() not in options:
+        raise CheckFailed(what, f"{answer!r} is not one of the options",
+                          f"set it to one of {options}")

@@ -1,0 +1,260 @@
+"""The judge's agent inside a student's kernel (sent as source by :mod:`dgm_staff.judge`).
+
+It holds no check, reference or answer: it only looks up names, calls the student's functions on
+the inputs the judge sends, and reports what came out as plain data (tensors, numbers, strings,
+sympy trees, module structures), displayed under a private MIME type that the judge reads. The
+judge never runs code the kernel sends back and loads its replies with ``weights_only=True``.
+
+Everything the kernel reports could be forged by a hostile submission; the judge's design makes
+that useless: it compares the reported values with references computed in its own process on
+inputs the kernel sees only at grading time, so forging a passing report means computing the
+right answer.
+"""
+
+import base64 as _b64
+import dataclasses as _dc
+import io as _io
+import sys as _sys
+import types as _types
+import warnings as _warnings
+
+import torch as _torch
+
+MIME = "application/x-dgm-judge"
+_MAX_DEPTH = 40
+
+
+class _Agent:
+    def __init__(self):
+        self.objects = {}
+        self.calls = {}
+        self.counter = 0
+        self.harness = _types.ModuleType("__dgm_harness__")
+        self.harness.__dict__.update(torch=_torch, nn=_torch.nn, F=_torch.nn.functional)
+        _sys.modules["__dgm_harness__"] = self.harness
+
+    # ------------------------------------------------------------------ objects ----------------
+    def keep(self, obj):
+        self.counter += 1
+        self.objects[self.counter] = obj
+        return self.counter
+
+    def user_ns(self):
+        return get_ipython().user_ns  # noqa: F821 - the kernel's IPython
+
+    # ------------------------------------------------------------------ describing -------------
+    def tensor(self, t):
+        if t.device.type == "meta":
+            return {"__meta__": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
+        plain = t.detach().to("cpu").clone().contiguous()
+        if type(plain) is not _torch.Tensor:
+            plain = _torch.Tensor._make_subclass(_torch.Tensor, plain)
+        return {"__tensor__": plain, "device": t.device.type, "requires_grad": bool(t.requires_grad),
+                "graph": t.grad_fn is not None}
+
+    def sympy(self, e, depth=0):
+        import sympy as sp
+
+        if depth > _MAX_DEPTH:
+            raise ValueError("expression too deep")
+        if isinstance(e, sp.Symbol):
+            return ["Symbol", e.name, {k: v for k, v in e._assumptions_orig.items()}]
+        if isinstance(e, sp.Integer):
+            return ["Integer", str(e.p)]
+        if isinstance(e, sp.Rational):
+            return ["Rational", str(e.p), str(e.q)]
+        if isinstance(e, sp.Float):
+            return ["Float", str(e)]
+        if not e.args:
+            return ["Atom", type(e).__name__]
+        return [type(e).__name__] + [self.sympy(a, depth + 1) for a in e.args]
+
+    def describe(self, value, depth=0):
+        if depth > _MAX_DEPTH:
+            raise ValueError("value nested too deep")
+        if value is None or isinstance(value, (bool, int, float, str, complex)):
+            return value
+        if isinstance(value, _torch.Tensor):
+            return self.tensor(value)
+        np = _sys.modules.get("numpy")
+        if np is not None:
+            if isinstance(value, np.ndarray):
+                return {"__ndarray__": _torch.from_numpy(value.copy())} \
+                    if value.dtype.kind in "biuf" else {"__opaque__": 0, "type": "ndarray",
+                                                        "repr": repr(value)[:200]}
+            if isinstance(value, np.generic):
+                return value.item()
+        sp = _sys.modules.get("sympy")
+        if sp is not None and isinstance(value, sp.Basic):
+            return {"__sympy__": self.sympy(value)}
+        if isinstance(value, (list, tuple)):
+            items = [self.describe(v, depth + 1) for v in value]
+            return items if isinstance(value, list) else {"__tuple__": items}
+        if isinstance(value, (set, frozenset)):
+            return {"__set__": [self.describe(v, depth + 1) for v in value]}
+        if isinstance(value, dict):
+            return {"__dict__": [[self.describe(k, depth + 1), self.describe(v, depth + 1)]
+                                 for k, v in value.items()]}
+        if isinstance(value, _torch.nn.Module):
+            return self.module(value)
+        if _dc.is_dataclass(value) and not isinstance(value, type):
+            return {"__record__": type(value).__name__,
+                    "fields": {f.name: self.describe(getattr(value, f.name), depth + 1)
+                               for f in _dc.fields(value)}}
+        if isinstance(value, _torch.dtype):
+            return {"__dtype__": str(value).replace("torch.", "")}
+        if isinstance(value, _torch.device):
+            return {"__device__": str(value)}
+        if callable(value):
+            kind = "class" if isinstance(value, type) else "function"
+            return {"__handle__": self.keep(value), "kind": kind,
+                    "name": getattr(value, "__qualname__", type(value).__name__),
+                    "module_class": kind == "class" and issubclass(value, _torch.nn.Module)}
+        return {"__opaque__": self.keep(value), "type": type(value).__name__,
+                "repr": repr(value)[:200]}
+
+    def module(self, m):
+        nodes = []
+        for name, sub in m.named_modules(remove_duplicate=False):
+            cls = type(sub)
+            attrs = {}
+            for k, v in vars(sub).items():
+                if k.startswith("_") or k == "training":
+                    continue
+                if v is None or isinstance(v, (bool, int, float, str)) or (
+                        isinstance(v, tuple) and all(isinstance(i, (int, float, bool)) for i in v)):
+                    attrs[k] = v
+            nodes.append({"name": name, "type": f"{cls.__module__}.{cls.__qualname__}",
+                          "attrs": attrs, "training": sub.training,
+                          "params": {k: self.tensor(p) for k, p in sub._parameters.items()
+                                     if p is not None},
+                          "buffers": {k: self.tensor(b) for k, b in sub._buffers.items()
+                                      if b is not None},
+                          "repr": repr(sub)[:2000] if name == "" else ""})
+        return {"__module__": self.keep(m), "nodes": nodes}
+
+    def state(self, obj):
+        """What a call may have changed in an argument: a tensor's values, flag and gradient, a
+        module's parameters, their flags and gradients."""
+        if isinstance(obj, _torch.Tensor):
+            return {"kind": "tensor", "value": self.tensor(obj),
+                    "grad": None if obj.grad is None else self.tensor(obj.grad)}
+        if isinstance(obj, _torch.nn.Module):
+            attrs = {}
+            for k, v in vars(obj).items():
+                if k.startswith("_") or k == "training":
+                    continue
+                try:
+                    attrs[k] = self.describe(v) if not callable(v) else None
+                except Exception:  # noqa: BLE001 - an attribute that is not data
+                    continue
+            return {"kind": "module", "training": obj.training, "attrs": attrs,
+                    "params": {k: {"value": self.tensor(p), "requires_grad": p.requires_grad,
+                                   "grad": None if p.grad is None else self.tensor(p.grad)}
+                               for k, p in obj.named_parameters(remove_duplicate=False)},
+                    "buffers": {k: self.tensor(b) for k, b in obj.named_buffers()}}
+        return None
+
+    # ------------------------------------------------------------------ decoding ---------------
+    def decode(self, v):
+        if isinstance(v, dict):
+            if "__ref__" in v:
+                return self.objects[v["__ref__"]]
+            if "__harness__" in v:
+                return self.load_harness(v)
+            if "__tuple__" in v:
+                return tuple(self.decode(x) for x in v["__tuple__"])
+            return {k: self.decode(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [self.decode(x) for x in v]
+        return v
+
+    def load_harness(self, v):
+        for source in v["sources"]:
+            exec(compile(source, "<grader harness>", "exec"), self.harness.__dict__)  # noqa: S102
+        return _torch.load(_io.BytesIO(v["__harness__"]), weights_only=False)
+
+    def push(self, states):
+        for ref, state in states.items():
+            obj = self.objects[int(ref)]
+            with _torch.no_grad():
+                for k, p in obj.named_parameters(remove_duplicate=False):
+                    if k in state:
+                        p.copy_(state[k].to(p.device, p.dtype))
+
+    # ------------------------------------------------------------------ operations -------------
+    def op_get(self, req):
+        ns = self.user_ns()
+        if req["name"] not in ns:
+            return {"status": "missing"}
+        return {"status": "ok", "value": self.describe(ns[req["name"]])}
+
+    def op_call(self, req):
+        self.push(req.get("push", {}))
+        target = self.objects[req["target"]]
+        args = [self.decode(a) for a in req["args"]]
+        kwargs = {k: self.decode(a) for k, a in req["kwargs"].items()}
+        if req.get("method"):
+            target = getattr(target, req["method"])
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            result = target(*args, **kwargs)
+        rid = self.keep(result)
+        self.calls[rid] = (args, kwargs)
+        return {"status": "ok", "result_id": rid, "value": self.describe(result),
+                **self.after(rid)}
+
+    def after(self, rid):
+        args, kwargs = self.calls[rid]
+        return {"args": [self.state(a) for a in args],
+                "kwargs": {k: self.state(a) for k, a in kwargs.items()}}
+
+    def op_backward(self, req):
+        out = self.objects[req["target"]]
+        if req.get("index") is not None:
+            out = out[req["index"]]
+        if req.get("reduce") == "sum":
+            out = out.sum()
+        elif req.get("reduce") == "mean":
+            out = out.mean()
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            out.backward()
+        return {"status": "ok", **self.after(req["target"])}
+
+    def op_grad(self, req):
+        out = self.objects[req["target"]]
+        if req.get("index") is not None:
+            out = out[req["index"]]
+        if req.get("reduce") == "sum":
+            out = out.sum()
+        elif req.get("reduce") == "mean":
+            out = out.mean()
+        args, kwargs = self.calls[req["target"]]
+        inputs = [args[i] if isinstance(i, int) else kwargs[i] for i in req["inputs"]]
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            grads = _torch.autograd.grad(out, inputs, allow_unused=True)
+        return {"status": "ok", "grads": [None if g is None else self.tensor(g) for g in grads]}
+
+    def op_modules(self, req):
+        return {"status": "ok", "value": self.module(self.objects[req["target"]])}
+
+    # ------------------------------------------------------------------ the channel ------------
+    def handle(self, payload):
+        try:
+            req = _torch.load(_io.BytesIO(_b64.b64decode(payload)), weights_only=False)
+            resp = getattr(self, "op_" + req["op"])(req)
+        except BaseException as e:  # noqa: BLE001 - everything becomes a reply
+            if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                resp = {"status": "error", "ename": type(e).__name__, "evalue": "interrupted"}
+            else:
+                resp = {"status": "error", "ename": type(e).__name__, "evalue": str(e)[:2000]}
+        buf = _io.BytesIO()
+        _torch.save(resp, buf)
+        from IPython.display import publish_display_data
+
+        publish_display_data({MIME: _b64.b64encode(buf.getvalue()).decode()})
+
+
+__dgm_judge_agent__ = _Agent()
