@@ -67,6 +67,7 @@ def aggregate_values(z, mu, var):
     }
     if z.shape[0] == mu.shape[0]:
         values["own_component"] = log_q.diagonal()
+        values["transposed"] = torch.logsumexp(log_q, 0) - math.log(z.shape[0])
     return values
 
 

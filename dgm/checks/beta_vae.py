@@ -132,6 +132,9 @@ AGGREGATE_MISTAKES = {
     "std_as_variance": ("you used sigma_square as the standard deviation",
                         "sigma_square is the variance"),
     "own_component": ("you used only q(z_i | x_i)", "mix over every x_j of the batch"),
+    "transposed": ("the logsumexp runs over the samples z_i: one value per mixture component",
+                   "return one value per sample z_i: shape [M]; the logsumexp runs over the "
+                   "components j"),
 }
 
 
