@@ -209,27 +209,26 @@ class _Agent:
         return {"args": [self.state(a) for a in args],
                 "kwargs": {k: self.state(a) for k, a in kwargs.items()}}
 
-    def op_backward(self, req):
+    def target_output(self, req):
+        """The returned value a gradient request is about (an item of a tuple, reduced)."""
         out = self.objects[req["target"]]
         if req.get("index") is not None:
             out = out[req["index"]]
         if req.get("reduce") == "sum":
-            out = out.sum()
-        elif req.get("reduce") == "mean":
-            out = out.mean()
+            return out.sum()
+        if req.get("reduce") == "mean":
+            return out.mean()
+        return out
+
+    def op_backward(self, req):
+        out = self.target_output(req)
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")
             out.backward()
         return {"status": "ok", **self.after(req["target"])}
 
     def op_grad(self, req):
-        out = self.objects[req["target"]]
-        if req.get("index") is not None:
-            out = out[req["index"]]
-        if req.get("reduce") == "sum":
-            out = out.sum()
-        elif req.get("reduce") == "mean":
-            out = out.mean()
+        out = self.target_output(req)
         args, kwargs = self.calls[req["target"]]
         inputs = [args[i] if isinstance(i, int) else kwargs[i] for i in req["inputs"]]
         with _warnings.catch_warnings():
