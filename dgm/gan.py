@@ -387,6 +387,23 @@ def generator_info(path: Path) -> dict:
     return json.loads(extra["meta.json"] or "{}")
 
 
+class ExportedGenerator(nn.Module):
+    """A generator loaded from a ``torch.export`` archive, fixed in evaluation mode (it was
+    exported that way: batch norm uses its running statistics). ``.eval()`` and ``.train()`` are
+    accepted and change nothing; ``.to(device)`` moves its weights; gradients flow to the codes."""
+
+    def __init__(self, graph: nn.Module):
+        super().__init__()
+        self.graph = graph
+        self.training = False
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.graph(z)
+
+    def train(self, mode: bool = True) -> "ExportedGenerator":
+        return self
+
+
 def load_generator(path: Path) -> tuple[nn.Module, dict]:
     """A generator saved by :func:`save_generator` and its metadata."""
     path = Path(path)
@@ -398,7 +415,7 @@ def load_generator(path: Path) -> tuple[nn.Module, dict]:
     except Exception as e:  # noqa: BLE001 - a corrupt or foreign file gets one clear message
         raise ValueError(f"{path} is not a generator saved by dgm.gan.save_generator ({e}); "
                          "re-run the notebook that trains it") from None
-    return program.module(), json.loads(extra["meta.json"] or "{}")
+    return ExportedGenerator(program.module()), json.loads(extra["meta.json"] or "{}")
 
 
 def trained_generator(preferred: Path | None = None) -> tuple[nn.Module, dict, str]:

@@ -461,6 +461,16 @@ class MirrorModule(nn.Module):
         return self._text or f"{self._type_name}()"
 
 
+def _remote_method(session: Session, ref: int, name: str):
+    """A method of the student's network, run in the kernel (on the kernel's copy)."""
+
+    def method(*args, **kwargs):
+        return session.call(ref, args, kwargs)
+
+    method.__name__ = name
+    return method
+
+
 def mirror_module(session: Session, d: dict) -> nn.Module:
     nodes = d["nodes"]
     built: dict[str, nn.Module] = {}
@@ -474,6 +484,9 @@ def mirror_module(session: Session, d: dict) -> nn.Module:
             for k, v in node["attrs"].items():
                 if k not in ("training",) and not hasattr(nn.Module, k):
                     object.__setattr__(layer, k, tuple(v) if isinstance(v, list) else v)
+            for k, ref in node.get("methods", {}).items():
+                if not hasattr(nn.Module, k):
+                    object.__setattr__(layer, k, _remote_method(session, ref, k))
         for k, t in node["params"].items():
             layer.register_parameter(k, nn.Parameter(session.value(t).detach(),
                                                      requires_grad=True))

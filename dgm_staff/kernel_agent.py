@@ -130,8 +130,25 @@ class _Agent:
                                      if p is not None},
                           "buffers": {k: self.tensor(b) for k, b in sub._buffers.items()
                                       if b is not None},
-                          "repr": repr(sub)[:2000] if name == "" else ""})
+                          "repr": repr(sub)[:2000] if name == "" else "",
+                          "methods": self.methods(sub)})
         return {"__module__": self.keep(m), "nodes": nodes}
+
+    def methods(self, sub):
+        """Handles of the methods a student's class adds to ``nn.Module`` (e.g. ``_weight_init``),
+        so that checks can see and call them."""
+        cls = type(sub)
+        if cls.__module__.startswith("torch."):
+            return {}
+        out = {}
+        for klass in cls.__mro__:
+            if klass is _torch.nn.Module or klass.__module__.startswith("torch."):
+                break
+            for k, v in vars(klass).items():
+                if callable(v) and not (k.startswith("__") and k.endswith("__")) \
+                        and k != "forward" and k not in out:
+                    out[k] = self.keep(getattr(sub, k))
+        return out
 
     def state(self, obj):
         """What a call may have changed in an argument: a tensor's values, flag and gradient, a

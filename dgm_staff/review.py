@@ -94,6 +94,7 @@ class _Scanner(ast.NodeVisitor):
         self.roots = set(PROTECTED_ROOTS)   # grows with aliases: `t = torch`, `import torch as t`
         self.found: list[tuple[int, str]] = []
         self.depth = 0            # > 0 inside a function or class body
+        self.called: set[int] = set()   # Name nodes that are the function of a call
 
     def report(self, node: ast.AST, what: str) -> None:
         self.found.append((getattr(node, "lineno", 0), what))
@@ -158,7 +159,7 @@ class _Scanner(ast.NodeVisitor):
             top = alias.name.split(".")[0]
             if top in FORBIDDEN_MODULES:
                 self.report(node, f"imports `{alias.name}`")
-            if top in self.roots or top in SAFE_LIBRARIES:
+            if top in self.roots:
                 self.roots.add(alias.asname or top)
             bound = alias.asname or top
             if self.depth == 0 and bound in self.protected_names and top not in SAFE_LIBRARIES:
@@ -168,7 +169,7 @@ class _Scanner(ast.NodeVisitor):
         top = (node.module or "").split(".")[0]
         if top in FORBIDDEN_MODULES or node.level:
             self.report(node, f"imports from `{node.module or '.'}`")
-        if top in self.roots or top in SAFE_LIBRARIES:
+        if top in self.roots:
             self.roots |= {alias.asname or alias.name for alias in node.names}
         for alias in node.names:
             bound = alias.asname or alias.name
@@ -180,6 +181,10 @@ class _Scanner(ast.NodeVisitor):
         func = node.func
         if isinstance(func, ast.Name) and func.id in FORBIDDEN_CALLS:
             self.report(node, f"calls `{func.id}`")
+            self.called.add(id(func))
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            if isinstance(arg, ast.Name) and arg.id in ("checks", "grader_tests", "dgm_staff"):
+                self.report(node, f"passes `{arg.id}` to `{ast.unparse(func)}`")
         if isinstance(func, ast.Name) and func.id == "open":
             mode = node.args[1] if len(node.args) > 1 else next(
                 (k.value for k in node.keywords if k.arg == "mode"), None)
@@ -202,6 +207,9 @@ class _Scanner(ast.NodeVisitor):
     def visit_Name(self, node):
         if node.id in ("__builtins__", "__import__", "__loader__", "__spec__"):
             self.report(node, f"uses `{node.id}`")
+        elif node.id in FORBIDDEN_CALLS and isinstance(node.ctx, ast.Load) and \
+                id(node) not in self.called:
+            self.report(node, f"uses `{node.id}` (an alias of it can do what it does)")
 
 
 def _names(source: str, ctx) -> set[str]:

@@ -61,11 +61,11 @@ def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
         assert "hidden tests ran here" in page.read_text()
 
 
-def _autograded(tmp_path, name, outputs=(), tampering=None):
+def _autograded(tmp_path, name, outputs=(), review=None):
     cell = nbformat.v4.new_code_cell("x", outputs=list(outputs))
     nb = nbformat.v4.new_notebook(cells=[cell])
-    if tampering:
-        nb.metadata["dgm_tampering"] = tampering
+    if review:
+        nb.metadata["dgm_review"] = review
     folder = tmp_path / name
     folder.mkdir()
     nbformat.write(nb, folder / "01_vae.ipynb")
@@ -79,5 +79,6 @@ def test_report_names_what_happened(tmp_path):
     assert _what_happened(_autograded(tmp_path, "ok"))[0] == "graded"
     assert _what_happened(_autograded(tmp_path, "t", [err("CellTimeoutError")]))[0] == "timed out"
     assert _what_happened(_autograded(tmp_path, "d", [err("DeadKernelError")]))[0] == "kernel died"
-    status, detail = _what_happened(_autograded(tmp_path, "x", tampering=["s0, line 2: calls `exec`"]))
-    assert status == "tampering suspected" and "calls `exec`" in detail
+    # The review scan's findings are reported for a person and change neither status nor score.
+    status, detail = _what_happened(_autograded(tmp_path, "x", review=["s0, line 2: calls `exec`"]))
+    assert status == "graded" and "calls `exec`" in detail and "no points lost" in detail

@@ -170,10 +170,23 @@ PATCHES = {
     "writes_files": "open(checks.__file__, 'a').write('\\n')",
     "imports_staff_checks": "from grader_tests.vae import ref_logpdf_bernoulli\n"
                             "logpdf_bernoulli = ref_logpdf_bernoulli",
-    "reads_hidden_tests": "import pathlib\n_src = [p.read_text() for p in "
-                          "pathlib.Path('/').glob('**/solutions/01_vae/*.ipynb')]\n"
-                          "print(len(_src))",
+    "reads_hidden_tests": "import pathlib\n_found = []\n"
+                          f"for _p in [{str(ROOT)!r}, pathlib.Path.cwd().parents[2]]:\n"
+                          "    for _pattern in ('**/solutions/01_vae/*.ipynb', "
+                          "'**/source/01_vae/*.ipynb', '**/gradebook.db'):\n"
+                          "        _found += [q.read_bytes() for q in "
+                          "pathlib.Path(_p).glob(_pattern)]\n"
+                          "print(len(_found))",
     "prints_passed": "print('All tests passed!  37 / 37 points')",
+    "calls_a_reference": "try:\n    logpdf_bernoulli = checks.ref_logpdf_bernoulli\n"
+                         "except AttributeError:\n    pass",
+    "imports_staff_package": "try:\n    from dgm_staff import references\n"
+                             "    import grader_tests.vae as g\n"
+                             "    logpdf_bernoulli = g.ref_logpdf_bernoulli\n"
+                             "except ImportError:\n    pass",
+    "walks_stack_frames": "import sys\n_f = sys._getframe()\nwhile _f is not None:\n"
+                          "    if 'checks' in _f.f_globals:\n"
+                          "        _f.f_globals['checks'] = None\n    _f = _f.f_back",
 }
 #: Ordinary habits: each added to the reference solution, which must keep every point.
 HABITS = {
@@ -254,6 +267,19 @@ def test_the_review_scan_reports_patches_but_costs_no_points(graded):
     assert any("setattr" in f for f in autograded.metadata.get("dgm_review", []))
     habit = nbformat.read(root / "autograded" / "habit_os_sys_pathlib" / NAME / f"{NAME}.ipynb", 4)
     assert habit.metadata.get("dgm_review") == []
+
+
+def test_the_sandbox_hides_the_grader_files(graded):
+    from dgm_staff import sandbox
+
+    if not sandbox.available():
+        pytest.skip("user namespaces are not available here: kernels run unconfined")
+    root, _ = graded
+    autograded = nbformat.read(root / "autograded" / "reads_hidden_tests" / NAME / f"{NAME}.ipynb",
+                               4)
+    printed = [o.get("text", "") for c in autograded.cells if c.cell_type == "code"
+               for o in c.get("outputs", []) if o.get("output_type") == "stream"]
+    assert "0\n" in printed, printed   # neither the repository nor the course folder was readable
 
 
 @pytest.mark.parametrize("student", ["huge_outputs", "duplicates_a_cell", "wrong_kernel"])
