@@ -12,7 +12,9 @@ NeurIPS 2017 (Algorithm 1: n_critic = 5, λ = 10, Adam lr 1e-4; their MNIST code
 
 from __future__ import annotations
 
+import base64
 import copy
+import io
 import json
 import math
 import time
@@ -28,16 +30,22 @@ from tqdm.auto import tqdm
 from dgm.data import TensorLoader
 
 
-def prior_codes(n: int, zdim: int, device: torch.device | str = "cpu",
-                generator: torch.Generator | None = None, prior: str = "uniform") -> torch.Tensor:
-    """``n`` codes of the prior a generator was trained with: ``"uniform"`` on [−1, 1]^zdim
-    (notebook 04) or ``"normal"`` N(0, I) (notebooks 05 and 06's own GANs), drawn on the CPU from
+def normal_codes(n: int, zdim: int, device: torch.device | str = "cpu",
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    """``n`` codes from N(0, I) (the codes of notebook 05's and 06's GANs), drawn on the CPU from
     ``generator`` so that a seed gives the same codes on every device."""
-    if prior == "normal":
-        return torch.randn(n, zdim, generator=generator).to(device)
-    if prior != "uniform":
-        raise ValueError(f"unknown prior {prior!r}: use 'uniform' or 'normal'")
-    return torch.rand(n, zdim, generator=generator).mul_(2).sub_(1).to(device)
+    return torch.randn(n, zdim, generator=generator).to(device)
+
+
+def draw_codes(n: int, zdim: int, seed: int, sample_z: Callable | None = None) -> torch.Tensor:
+    """``n`` codes ``[n, zdim]`` on the CPU, the same for the same ``seed``: from ``sample_z(n,
+    zdim, "cpu")`` (a notebook's own sampler) or, without one, from N(0, I). The global random
+    state is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        if sample_z is None:
+            return torch.randn(n, zdim)
+        return sample_z(n, zdim, "cpu")
 
 
 def as_images(x: torch.Tensor) -> torch.Tensor:
@@ -146,7 +154,7 @@ def use_channels_last(d_net: nn.Module, g_net: nn.Module, zdim: int,
         net.to(memory_format=torch.channels_last).eval()
     try:                       # a probe that leaves the global random state alone
         with torch.no_grad():
-            d_net(g_net(prior_codes(2, zdim, device, torch.Generator().manual_seed(0))))
+            d_net(g_net(torch.zeros(2, zdim, device=device)))
         ok = True
     except RuntimeError:
         for net in (d_net, g_net):
@@ -162,10 +170,10 @@ class _Run:
     generator, the history, the progress bar, and one optimisation step with its bookkeeping."""
 
     def __init__(self, d_net, g_net, train_x, *, zdim, epochs, batch_size, lr, betas, seed, desc,
-                 progress, d_name, prior, channels_last):
+                 progress, d_name, sample_z, channels_last):
         self.nets = (d_net, g_net)
         self.device = next(g_net.parameters()).device
-        self.prior = prior
+        self.sample_z = sample_z
         self.channels_last = use_channels_last(d_net, g_net, zdim, self.device, channels_last)
         self.opt_d = torch.optim.Adam(d_net.parameters(), lr=lr, betas=betas)
         self.opt_g = torch.optim.Adam(g_net.parameters(), lr=lr, betas=betas)
@@ -177,7 +185,9 @@ class _Run:
         self.d_name = d_name
 
     def z(self, n: int, zdim: int) -> torch.Tensor:
-        return prior_codes(n, zdim, self.device, self.gen, self.prior)
+        if self.sample_z is not None:
+            return self.sample_z(n, zdim, self.device)
+        return normal_codes(n, zdim, self.device, self.gen)
 
     def finish(self) -> GanHistory:
         """Hand the networks back in PyTorch's default memory layout."""
@@ -226,7 +236,7 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
               lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), seed: int = 0,
               on_epoch: Callable[[int, nn.Module], None] | None = None, progress: bool = True,
               desc: str = "GAN", smoothness: float = 0.0,
-              smoothness_step: float = 0.1, prior: str = "uniform",
+              smoothness_step: float = 0.1, sample_z: Callable | None = None,
               channels_last: bool = True) -> GanHistory:
     """Alternate one discriminator step and one generator step per minibatch (Goodfellow et al.,
     Algorithm 1 with k = 1), with Adam for both.
@@ -235,13 +245,14 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
     functions; ``on_epoch(epoch, g_net)`` is called after each epoch (e.g. to save a grid).
 
     ``smoothness`` > 0 adds :func:`latent_smoothness_penalty` to the generator's loss (notebook
-    06, "training for short paths"). ``prior`` is the code distribution (:func:`prior_codes`);
+    06, "training for short paths"). ``sample_z(n, zdim, device)`` draws the codes (notebook 04
+    passes its own); without it they come from N(0, I) (:func:`normal_codes`).
     ``channels_last`` trains convolutional networks in that memory layout on the CPU
     (:func:`use_channels_last`; the benchmark's profile switches it off to compare).
     """
     run = _Run(d_net, g_net, train_x, zdim=zdim, epochs=epochs, batch_size=batch_size, lr=lr,
                betas=betas, seed=seed, desc=desc, progress=progress, d_name="discriminator",
-               prior=prior, channels_last=channels_last)
+               sample_z=sample_z, channels_last=channels_last)
     for epoch in run.epochs(on_epoch):
         for step, (x,) in enumerate(run.loader):
             real = as_images(x)
@@ -273,7 +284,7 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
                   betas: tuple[float, float] = (0.5, 0.9), n_critic: int = 5,
                   lambda_gp: float = 10.0, seed: int = 0,
                   on_epoch: Callable[[int, nn.Module], None] | None = None,
-                  progress: bool = True, desc: str = "WGAN-GP", prior: str = "normal",
+                  progress: bool = True, desc: str = "WGAN-GP", sample_z: Callable | None = None,
                   channels_last: bool = True) -> GanHistory:
     """Gulrajani et al., Algorithm 1: ``n_critic`` critic steps (each on a fresh real batch) per
     generator step. An epoch is one pass of the critic over the training data, so at equal epochs
@@ -286,7 +297,7 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
     """
     run = _Run(critic, g_net, train_x, zdim=zdim, epochs=epochs, batch_size=batch_size, lr=lr,
                betas=betas, seed=seed, desc=desc, progress=progress, d_name="critic",
-               prior=prior, channels_last=channels_last)
+               sample_z=sample_z, channels_last=channels_last)
     for epoch in run.epochs(on_epoch):
         for step, (x,) in enumerate(run.loader):
             real = as_images(x)
@@ -302,14 +313,22 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
 
 
 @torch.no_grad()
-def generate(g_net: nn.Module, n: int, zdim: int, seed: int = 0, batch_size: int = 1000,
-             prior: str = "uniform") -> torch.Tensor:
-    """``n`` samples ``[n, 1, 28, 28]`` from fixed prior draws (the same ``seed``, the same z)."""
+def generate(g_net: nn.Module, n: int, zdim: int | None = None, seed: int = 0,
+             batch_size: int = 1000, sample_z: Callable | None = None) -> torch.Tensor:
+    """``n`` samples ``[n, 1, 28, 28]`` from fixed codes (the same ``seed``, the same z).
+
+    The codes come from ``sample_z`` (notebook 04 passes its own), from the sampler saved with a
+    loaded generator (:func:`load_generator`), or else from N(0, I)."""
     device = next(g_net.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
+    if isinstance(g_net, ExportedGenerator) and sample_z is None:
+        z = g_net.sample_codes(n, seed)
+    else:
+        if zdim is None:
+            raise ValueError("generate needs zdim for a network that was not loaded from a file")
+        z = draw_codes(n, zdim, seed, sample_z)
     was_training = g_net.training
     g_net.eval()
-    out = [g_net(prior_codes(min(batch_size, n - k), zdim, device, gen, prior)).reshape(-1, 1, 28, 28)
+    out = [g_net(z[k:k + batch_size].to(device)).reshape(-1, 1, 28, 28)
            for k in range(0, n, batch_size)]
     g_net.train(was_training)
     return torch.cat(out)
@@ -354,47 +373,77 @@ def format_results(results: list[GanResult]) -> str:
     return "\n".join(lines)
 
 
-def save_generator(g_net: nn.Module, path: Path, *, zdim: int, prior: str = "uniform",
-                   **meta) -> Path:
-    """Save a trained generator so that a later notebook can use it without its Python class.
+class _CodeSampler(nn.Module):
+    """``sample_z`` as a module of one input whose batch size is the number of codes (what
+    ``torch.export`` can record)."""
 
-    The network is exported with ``torch.export`` (a graph of tensor operations and the weights,
-    for any batch size): notebook 06 runs *your* notebook-04 generator without needing your
-    ``GNet`` source. ``meta`` (e.g. ``epochs``, ``budget``) is stored beside it as JSON.
+    def __init__(self, sample_z: Callable | None, zdim: int):
+        super().__init__()
+        self.sample_z, self.zdim = sample_z, zdim
+
+    def forward(self, like: torch.Tensor) -> torch.Tensor:
+        if self.sample_z is None:
+            return torch.randn(like.shape[0], self.zdim)
+        return self.sample_z(like.shape[0], self.zdim, "cpu")
+
+
+def _export_bytes(program) -> str:
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def save_generator(g_net: nn.Module, path: Path, *, zdim: int,
+                   sample_z: Callable | None = None, **meta) -> Path:
+    """Save a trained generator, and how its codes are drawn, so that a later notebook can use it
+    without its Python source.
+
+    Both are exported with ``torch.export`` (graphs of tensor operations and the weights, for any
+    batch size): the network, and ``sample_z(n, zdim, device)`` (the notebook's own code sampler;
+    without one, N(0, I)). Notebooks 05 and 06 run *your* notebook-04 generator on codes of *your*
+    prior without needing your ``GNet`` or ``sample_z``. ``meta`` (e.g. ``epochs``, ``budget``)
+    is stored beside them as JSON.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     net = copy.deepcopy(g_net).to("cpu", memory_format=torch.contiguous_format).eval()
-    example = prior_codes(2, zdim, "cpu", torch.Generator().manual_seed(0), prior)
     batch = torch.export.Dim("batch", min=1)
-    program = torch.export.export(net, (example,), dynamic_shapes=({0: batch},))
-    info = {"zdim": int(zdim), "prior": prior, **meta}
+    try:
+        sampler = torch.export.export(_CodeSampler(sample_z, zdim), (torch.empty(2, 0),),
+                                      dynamic_shapes=({0: batch},))
+    except Exception as e:  # noqa: BLE001 - say which of the two could not be saved
+        raise ValueError(f"sample_z could not be saved ({type(e).__name__}: {e}); build the codes "
+                         "with torch operations from n, zdim and device only") from None
+    codes = sampler.module()(torch.empty(3, 0))
+    if tuple(codes.shape) != (3, zdim):
+        raise ValueError(f"sample_z(3, {zdim}, 'cpu') gave shape {tuple(codes.shape)}, expected "
+                         f"(3, {zdim})")
+    program = torch.export.export(net, (codes,), dynamic_shapes=({0: batch},))
+    info = {"zdim": int(zdim), "codes": "normal" if sample_z is None else "sample_z", **meta}
     tmp = path.with_name(path.stem + ".partial.pt2")
-    torch.export.save(program, tmp, extra_files={"meta.json": json.dumps(info)})
+    torch.export.save(program, tmp, extra_files={"meta.json": json.dumps(info),
+                                                 "codes.pt2": _export_bytes(sampler)})
     tmp.replace(path)                 # never a half-written file
     return path
 
 
-#: The generator notebook 06 falls back on before notebook 04 has been run: the course's own
-#: :func:`course_generator` (not ``GNet``), trained by ``scripts/train_generator.py``.
+#: The generator notebooks 05 and 06 fall back on before notebook 04 has been run: the course's
+#: own :func:`course_generator` (not ``GNet``) with N(0, I) codes, trained by
+#: ``scripts/train_generator.py``.
 FALLBACK_GENERATOR = Path(__file__).resolve().parent / "assets" / "gan_generator.pt2"
 
 
-def generator_info(path: Path) -> dict:
-    """The metadata :func:`save_generator` stored with a generator (zdim, prior, epochs, ...)."""
-    extra = {"meta.json": ""}
-    torch.export.load(Path(path), extra_files=extra)
-    return json.loads(extra["meta.json"] or "{}")
-
-
 class ExportedGenerator(nn.Module):
-    """A generator loaded from a ``torch.export`` archive, fixed in evaluation mode (it was
+    """A generator loaded from a :func:`save_generator` archive, fixed in evaluation mode (it was
     exported that way: batch norm uses its running statistics). ``.eval()`` and ``.train()`` are
-    accepted and change nothing; ``.to(device)`` moves its weights; gradients flow to the codes."""
+    accepted and change nothing; ``.to(device)`` moves its weights; gradients flow to the codes.
+    :meth:`sample_codes` draws codes of the prior it was trained with."""
 
-    def __init__(self, graph: nn.Module):
+    def __init__(self, graph: nn.Module, sampler: nn.Module, zdim: int):
         super().__init__()
         self.graph = graph
+        self.zdim = zdim
+        object.__setattr__(self, "_sampler", sampler)     # CPU only, holds no weights
         self.training = False
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -403,19 +452,35 @@ class ExportedGenerator(nn.Module):
     def train(self, mode: bool = True) -> "ExportedGenerator":
         return self
 
+    def sample_codes(self, n: int, seed: int = 0) -> torch.Tensor:
+        """``n`` codes ``[n, zdim]`` on the CPU, the same for the same ``seed`` on every device
+        (the global random state is left as it was)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self._sampler(torch.empty(n, 0))
 
-def load_generator(path: Path) -> tuple[nn.Module, dict]:
+
+def generator_info(path: Path) -> dict:
+    """The metadata :func:`save_generator` stored with a generator (zdim, epochs, ...)."""
+    extra = {"meta.json": ""}
+    torch.export.load(Path(path), extra_files=extra)
+    return json.loads(extra["meta.json"] or "{}")
+
+
+def load_generator(path: Path) -> tuple[ExportedGenerator, dict]:
     """A generator saved by :func:`save_generator` and its metadata."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no generator at {path}: run the notebook that trains it first")
-    extra = {"meta.json": ""}
+    extra = {"meta.json": "", "codes.pt2": ""}
     try:
         program = torch.export.load(path, extra_files=extra)
+        sampler = torch.export.load(io.BytesIO(base64.b64decode(extra["codes.pt2"])))
+        info = json.loads(extra["meta.json"] or "{}")
     except Exception as e:  # noqa: BLE001 - a corrupt or foreign file gets one clear message
         raise ValueError(f"{path} is not a generator saved by dgm.gan.save_generator ({e}); "
                          "re-run the notebook that trains it") from None
-    return ExportedGenerator(program.module()), json.loads(extra["meta.json"] or "{}")
+    return ExportedGenerator(program.module(), sampler.module(), int(info["zdim"])), info
 
 
 def trained_generator(preferred: Path | None = None) -> tuple[nn.Module, dict, str]:

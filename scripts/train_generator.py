@@ -1,11 +1,12 @@
-"""Train the generator that notebook 06 falls back on when notebook 04 has not saved one.
+"""Train the generator that notebooks 05 and 06 fall back on when notebook 04 has not saved one.
 
     python scripts/train_generator.py [--epochs 10]   # writes dgm/assets/gan_generator.{pt2,sha256}
 
 The course's own networks (``dgm.gan.course_generator`` / ``course_critic``, not notebook 04's
 ``GNet``/``DNet``: the fallback must not reveal a graded class), the non-saturating GAN losses,
-Adam (lr 2e-4, β = (0.5, 0.999)), batch 256, zdim 64, uniform codes on [-1, 1] as in notebook 04,
-seeded. Saved with ``torch.export`` (no Python source travels with it).
+Adam (lr 2e-4, β = (0.5, 0.999)), batch 256, zdim 64, seeded. Its codes are N(0, I), not notebook
+04's uniform prior, so that the archive's code sampler is not an answer to ``sample_z``. Saved with
+``torch.export`` (no Python source travels with it).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ def main(argv=None) -> int:
     data = load_mnist_tensors(device=device, flatten=False)
     d_net, g_net = course_critic().to(device), course_generator(64).to(device)
     history = train_gan(d_net, g_net, d_loss, g_loss, data.train_x, zdim=64, epochs=args.epochs,
-                        seed=args.seed, prior="uniform")
+                        seed=args.seed)
     quality = SampleQualityMeter(data.test_x, device=device)(generate(g_net, 10_000, 64))
     out = FALLBACK_GENERATOR
-    save_generator(g_net, out, zdim=64, prior="uniform", epochs=args.epochs,
+    save_generator(g_net, out, zdim=64, epochs=args.epochs,
                    budget="course fallback", inception_score=round(quality.inception_score, 2),
                    fid=round(quality.fid, 1))
     out.with_suffix(".sha256").write_text(f"{sha256(out)}  {out.name}\n")

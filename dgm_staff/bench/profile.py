@@ -45,12 +45,12 @@ def _train(kind: str, images: torch.Tensor, device, channels_last: bool
     common = dict(zdim=zdim, epochs=1, progress=False, channels_last=channels_last)
     if kind == "WGAN-GP":
         h = gan.train_wgan_gp(d, g, ns["critic_loss"], ns["generator_loss"],
-                              ns["gradient_penalty"], images, prior="normal", **common)
+                              ns["gradient_penalty"], images, **common)
     elif kind == "course GAN":
         h = gan.train_gan(d, g, gan.least_squares_d_loss, gan.least_squares_g_loss, images,
-                          prior="normal", **common)
+                          **common)
     else:
-        h = gan.train_gan(d, g, ref.d_loss, ref.g_loss, images, prior="uniform", **common)
+        h = gan.train_gan(d, g, ref.d_loss, ref.g_loss, images, sample_z=ref.sample_z, **common)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start, h.d_steps, h.d_loss[-1]

@@ -155,14 +155,14 @@ def _gan(device, kind: str) -> Model:
 
 
 def _wgan(device) -> Model:
-    from dgm.gan import course_critic, course_generator, prior_codes, use_channels_last
+    from dgm.gan import course_critic, course_generator, normal_codes, use_channels_last
 
     ns = solution_namespace("05_wgan")
     c, g = course_critic().to(device), course_generator(64).to(device)     # notebook 05's nets
     use_channels_last(c, g, 64, device)
 
     def sample_z(n, zdim, device):                   # notebook 05's prior, N(0, I)
-        return prior_codes(n, zdim, device, prior="normal")
+        return normal_codes(n, zdim, device)
     opt_c = _adam_step(c.parameters(), 1e-4, (0.5, 0.9))
     opt_g = _adam_step(g.parameters(), 1e-4, (0.5, 0.9))
     count = [0]
