@@ -168,6 +168,7 @@ def run(only: list[str] | None = None, limit: int | None = None,
     if limit:
         entries = [e for t in TOPICS for e in [x for x in entries if x["topic"] == t][:limit]]
     root = Path(workdir or tempfile.mkdtemp(prefix="corpus-"))
+    root.mkdir(parents=True, exist_ok=True)
     names = sorted({TOPICS[e["topic"]].notebook for e in entries})
     course.generate_release(root / "release", names=names, course=root)
     rows, students = [], {}

@@ -5,8 +5,9 @@ Grading does not depend on it. Every graded test cell is decided by the judge
 (checks, ``torch``, builtins, the names the tests use) can change a score, and the kernel runs in a
 sandbox that hides the grader's files (:mod:`dgm_staff.sandbox`). This scan only *reports* what no
 exercise needs (changing attributes of the course's or the libraries' modules, ``setattr``/``exec``
-and friends, interpreter internals, processes, writing outside the working folder) in the class
-report, for academic-integrity review. No points are lost for a finding.
+and friends, interpreter internals, processes) in the class report, for academic-integrity review.
+No points are lost for a finding. Writing files is not reported: the sandboxed kernel can only
+write to its own folder, and saving a checkpoint or a figure is ordinary.
 
 Ordinary habits are not reported: IPython magics and ``!`` shell lines, ``import os``/``sys``/
 ``pathlib``, ``plt.rcParams[...] = ...``, ``os.environ[...]``, extra cells and helpers.
@@ -36,15 +37,12 @@ FORBIDDEN_MODULES = frozenset({"subprocess", "builtins", "ctypes", "gc", "import
 #: Dunder attributes ordinary code uses; every other ``__x__`` attribute is reported.
 ALLOWED_DUNDERS = frozenset({"__init__", "__name__", "__doc__", "__len__", "__getitem__",
                              "__call__", "__repr__", "__iter__", "__next__", "__enter__",
-                             "__exit__", "__version__"})
+                             "__exit__", "__version__", "__new__"})
 #: Libraries whose names a solution may import again (``from torch import nn`` rebinds ``nn`` to
 #: the real module, which changes nothing).
 SAFE_LIBRARIES = frozenset({"torch", "numpy", "sympy", "math", "matplotlib", "dgm", "scipy",
                             "tqdm", "functools", "itertools", "collections", "dataclasses",
                             "typing", "IPython"})
-WRITE_METHODS = frozenset({"write_text", "write_bytes", "unlink", "rmdir", "mkdir", "touch",
-                           "rename", "symlink_to", "chmod"})
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -185,17 +183,6 @@ class _Scanner(ast.NodeVisitor):
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             if isinstance(arg, ast.Name) and arg.id in ("checks", "grader_tests", "dgm_staff"):
                 self.report(node, f"passes `{arg.id}` to `{ast.unparse(func)}`")
-        if isinstance(func, ast.Name) and func.id == "open":
-            mode = node.args[1] if len(node.args) > 1 else next(
-                (k.value for k in node.keywords if k.arg == "mode"), None)
-            if mode is not None and not (isinstance(mode, ast.Constant) and isinstance(
-                    mode.value, str) and set(mode.value) <= set("rbt")):
-                self.report(node, "opens a file for writing (or with a mode that is not a "
-                                  "literal read mode)")
-        if isinstance(func, ast.Attribute) and func.attr in WRITE_METHODS:
-            self.report(node, f"calls `.{func.attr}()` (writes to the file system)")
-        if isinstance(func, ast.Attribute) and func.attr == "save" and _root(func) == "torch":
-            self.report(node, "calls `torch.save` (writes a file)")
         self.generic_visit(node)
 
     def visit_Attribute(self, node):

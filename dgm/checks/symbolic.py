@@ -96,16 +96,63 @@ def check_expression(what: str, answer: Any, reference: sp.Expr, symbols: Iterab
         raise CheckFailed(what, "is not equivalent to the expected result", hint)
 
 
-def check_number(what: str, answer: Any, reference: float, hint: str, tol: float = 1e-9) -> None:
+#: Relative precision a numeric answer is accepted with: four significant digits
+#: (``0.6931`` for log 2, ``-1.3863`` for -log 4); exact values are always accepted.
+NUMBER_RTOL = 5e-4
+_INFINITY_WORDS = {"inf", "+inf", "infinity", "+infinity", "oo", "+oo", "∞"}
+
+
+def as_number(what: str, answer: Any) -> sp.Expr:
+    """A numeric answer as a sympy number: an int, a float (``math.log(2)``), a numpy scalar, a
+    sympy expression without symbols, or a string. ``sp.oo``, ``sp.zoo`` (what ``-sp.log(0)``
+    gives), ``float("inf")`` and ``"inf"`` all read as +∞; NaN is refused."""
     if answer is None or answer is ...:
-        raise CheckFailed(what, "has no answer yet", "replace `None` with a number")
+        raise CheckFailed(what, "has no answer yet", "replace `None` with your value")
+    if isinstance(answer, str) and answer.strip().lower() in _INFINITY_WORDS:
+        return sp.oo
+    if isinstance(answer, str) and answer.strip().lower() in ("-inf", "-infinity", "-oo"):
+        return -sp.oo
     try:
-        value = float(sp.sympify(answer))
-    except (TypeError, ValueError, sp.SympifyError):
+        value = sp.sympify(answer)
+    except (sp.SympifyError, TypeError, ValueError):
         raise CheckFailed(what, f"is a {type(answer).__name__}, not a number",
-                          "enter a single number") from None
-    if abs(value - float(reference)) > tol * (1 + abs(float(reference))):
-        raise CheckFailed(what, f"{value:g} is not right", hint)
+                          "enter a number, sp.oo or a sympy expression without symbols"
+                          ) from None
+    if not isinstance(value, sp.Expr):
+        raise CheckFailed(what, f"is a {type(answer).__name__}, not a number",
+                          "enter a single number")
+    if value.free_symbols:
+        raise CheckFailed(what, "contains symbols", "enter a number (e.g. sp.log(2), sp.oo)")
+    if value is sp.nan or value.has(sp.nan):
+        raise CheckFailed(what, "is NaN (not a number)",
+                          "enter the value itself; NaN usually comes from 0/0 or inf - inf")
+    if value is sp.zoo:
+        return sp.oo
+    if value.is_infinite:
+        return sp.oo if value.is_extended_positive is not False else -sp.oo
+    try:
+        number = complex(value.evalf())
+    except (TypeError, ValueError):
+        raise CheckFailed(what, f"{value} could not be evaluated to a number",
+                          "enter a number") from None
+    if number != number:           # NaN after evaluation
+        raise CheckFailed(what, "is NaN (not a number)", "enter the value itself")
+    return value
+
+
+def check_number(what: str, answer: Any, reference: Any, hint: str,
+                 rtol: float = NUMBER_RTOL) -> None:
+    """Fail unless the numeric ``answer`` is ``reference``: exactly for ±∞, else to ``rtol``
+    relative precision (absolute below 1)."""
+    value = as_number(what, answer)
+    reference = sp.sympify(reference)
+    if reference.is_infinite or value.is_infinite:
+        if value != reference:
+            raise CheckFailed(what, f"{value} is not right", hint)
+        return
+    a, b = complex(value.evalf()), complex(reference.evalf())
+    if abs(a - b) > rtol * max(1.0, abs(b)):
+        raise CheckFailed(what, f"{value} is not right", hint)
 
 
 def check_choice(what: str, answer: Any, correct: str, options: Iterable[str], hint: str) -> None:
@@ -147,7 +194,10 @@ def check_format(what: str, answer: Any, *, symbols: Iterable[sp.Symbol] = (),
     """
     options = list(options)
     if not options:
-        _as_expr(what, answer, symbols)
+        expr = _as_expr(what, answer, symbols)
+        if expr.has(sp.nan):
+            raise CheckFailed(what, "is NaN (not a number)",
+                              "enter the value itself; NaN usually comes from 0/0 or inf - inf")
         return
     if many:
         chosen = {answer} if isinstance(answer, str) else answer

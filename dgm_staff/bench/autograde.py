@@ -25,7 +25,8 @@ def write_submission(folder: Path, student: str, name: str, kind: str = "referen
     return path
 
 
-def measure(names: list[str] | None = None) -> dict:
+def measure(names: list[str] | None = None, workers: int = 1) -> dict:
+    """Whole-course autograde of one student with ``workers`` worker processes."""
     names = list(names or course.assignments())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -34,7 +35,7 @@ def measure(names: list[str] | None = None) -> dict:
         for name in names:
             write_submission(inbox, "whole_course", name)
         start = time.perf_counter()
-        outcomes = grade_class(inbox, tmp / "graded", workers=1, progress=False)
+        outcomes = grade_class(inbox, tmp / "graded", workers=workers, progress=False)
         total = time.perf_counter() - start
         with open(tmp / "graded" / "grades.csv", newline="") as f:
             scores = {r["assignment"]: r for r in csv.DictReader(f)}
