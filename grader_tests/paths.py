@@ -75,7 +75,7 @@ def check_path_energy(fn, level: str = "visible"):
     g, fine, x_a, x_b, value = visible.run_path_energy(fn)
     if level == "hidden":
         # Only the two targets matter, symmetrically, and every pixel counts.
-        swapped = float(call(what, fn, g, fine, x_b, x_a))
+        swapped = float(torch.as_tensor(call(what, fn, g, fine, x_b, x_a)).detach())
         if abs(swapped - value) > 1e-9 * abs(value):
             raise CheckFailed(what, "is not symmetric in x_A and x_B",
                               "f(z) = ||G(z) - x_A||^2 + ||G(z) - x_B||^2")

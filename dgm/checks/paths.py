@@ -167,7 +167,7 @@ def run_path_energy(fn):
                    "return one number (a scalar tensor) for the whole path")
     exact = float(values["exact"])
     fine = curved_path(FINE)
-    value = float(call(what, fn, g, fine, x_a, x_b))
+    value = float(torch.as_tensor(call(what, fn, g, fine, x_a, x_b)).detach())
     if abs(value - exact) > 2e-4 * exact:
         for name, (problem, hint) in ENERGY_MISTAKES.items():
             candidate = float(values[name])
@@ -179,7 +179,8 @@ def run_path_energy(fn):
                           "f(z) = ||G(z) - x_A||^2 + ||G(z) - x_B||^2 summed over pixels")
     # The same curve traversed at uneven speed: U must not change (a first-order sum on the
     # wrong points, or a missing length factor, does).
-    uneven = float(call(what, fn, g, curved_path(FINE, "uneven"), x_a, x_b))
+    uneven = call(what, fn, g, curved_path(FINE, "uneven"), x_a, x_b)
+    uneven = float(torch.as_tensor(uneven).detach())
     if abs(uneven - exact) > 2e-3 * exact:
         raise CheckFailed(what, f"changes with the speed along the path ({uneven:.5f} vs "
                                 f"{value:.5f} for the same curve)",
