@@ -62,3 +62,28 @@ def test_the_visible_format_check_refuses_nan():
             visible_symbolic.check_format("(b) a number", answer)
     visible_symbolic.check_format("(b) a number", 4)
     visible_symbolic.check_format("(a) KL", sp.oo)
+
+
+# ------------------------------------------------------------------------ formulas --------------
+def test_formulas_with_float_constants_or_sympys_own_piecewise_are_accepted():
+    from grader_tests import beta_vae, echo, gan
+
+    J = gan._answers().J
+    for right in (2 * J - np.log(4), 2 * J - sp.log(4.0), 2 * J - 2 * sp.log(2)):
+        gan.check_cost_at_optimum(right)
+    for wrong in (2 * J, 2 * J - np.log(2), J - sp.log(4), 2 * J - 1.38):
+        with pytest.raises(CheckFailed):
+            gan.check_cost_at_optimum(wrong)
+    B = beta_vae._answers()
+    x, x_hat, sigma = B.x, B.x_hat, B.sigma
+    beta_vae.check_gaussian_pixel_nll((x - x_hat) ** 2 / (2 * sigma ** 2)
+                                      + 0.5 * math.log(2 * math.pi) + sp.log(sigma))
+    with pytest.raises(CheckFailed):
+        beta_vae.check_gaussian_pixel_nll((x - x_hat) ** 2 / (2 * sigma ** 2)
+                                          + math.log(2 * math.pi) + sp.log(sigma))
+    a, s, k = echo._a, echo._s, sp.Symbol("k", integer=True, nonnegative=True)
+    series = sp.summation(a ** 2 * s ** (2 * k), (k, 0, sp.oo))      # a Piecewise in s
+    assert series.has(sp.Piecewise)
+    echo.check_stationary_variance(series)
+    with pytest.raises(CheckFailed):
+        echo.check_stationary_variance(sp.summation(a ** 2 * s ** k, (k, 0, sp.oo)))

@@ -72,6 +72,11 @@ def equivalent(answer: sp.Expr, reference: sp.Expr, symbols: list[sp.Symbol],
         return True
     if not _numerically_equal(answer, reference, symbols, ranges=ranges):
         return False
+    if answer.has(sp.Float) or answer.has(sp.Piecewise):
+        # A float constant (``np.log(4)``) cannot be proved equal to log 4, and sympy's own
+        # results (``sp.summation`` gives a Piecewise over the domain) resist simplification:
+        # agreement at random points of the question's domain decides.
+        return True
     proved = diff.equals(0)
     return True if proved is None else bool(proved)
 
