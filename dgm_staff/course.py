@@ -17,6 +17,7 @@ import argparse
 import copy
 import csv
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -280,12 +281,32 @@ def grade_course(course: Path, names: list[str], students: list[str],
 
 
 # ------------------------------------------------------------------------ running notebooks ---
+_STUDENT_CHECKS = re.compile(r"^from dgm\.checks import (\w+) as checks$", re.MULTILINE)
+
+
+def as_judged(source: str) -> str:
+    """A solution notebook's cell with ``checks`` bound as the judge binds it: the set-up cell's
+    ``from dgm.checks import vae as checks`` becomes ``from grader_tests import vae as checks``
+    (the visible checks plus the hidden ones), so that the solution runs whole, hidden regions
+    included, outside the grader (nbval, the demo, the benchmark)."""
+    return _STUDENT_CHECKS.sub(r"from grader_tests import \1 as checks", source)
+
+
 def run_notebook(path: Path, out: Path, timeout: int = 600, env: dict | None = None) -> Path:
-    """Execute a notebook (in its own folder) and save the executed copy to ``out``."""
+    """Execute a notebook (in its own folder) and save the executed copy to ``out``. A solution
+    notebook runs with the staff checks (:func:`as_judged`, the repository on the kernel's
+    path)."""
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    with environ(**(env or {})):
+    env = dict(env or {})
+    if Path(path).resolve().is_relative_to(solutions_dir().resolve()):
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.source = as_judged(cell.source)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(repo_root()), os.environ.get("PYTHONPATH", "")) if p)
+    with environ(**env):
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
     out.parent.mkdir(parents=True, exist_ok=True)
