@@ -62,17 +62,21 @@ def run_echo_sample(fn):
     out = require_tensor(what, call(what, fn, m2, s2, PAIR_D_MAX), (2, 2))
     ref = values["pair"]
     if not close(out, ref, atol=1e-5):
-        if close(out, values["pair_own"], atol=1e-5):
-            raise CheckFailed(what, "the echoes come from the example itself",
-                              "draw x_1, x_2, ... from the *other* examples of the batch")
-        if close(out, values["pair_own_s"], atol=1e-5):
-            raise CheckFailed(what, "the products use s of the example itself at every level",
-                              "the coefficient of m(x_k) is s(x_0) s(x_1) ... s(x_{k-1}): "
-                              "multiply by s of each echo in turn")
-        raise CheckFailed(what, "for a batch of two (where every echo is the other example) "
-                                f"the result {out.tolist()} differs from the series "
-                                f"{ref.tolist()}",
-                          "z_i = m_i + s_i m_j + s_i s_j m_j + ... with j the other example")
+        explain_mismatch(what, out, known_mistakes(values, PAIR_MISTAKES),
+                         "for a batch of two (where every echo is the other example) the result "
+                         f"{out.tolist()} differs from the series {ref.tolist()}",
+                         "z_i = m_i + s_i m_j + s_i s_j m_j + ... with j the other example",
+                         atol=1e-5)
+
+
+#: The usual mistakes on the batch of two, in the order they are tried.
+PAIR_MISTAKES = {
+    "pair_own": ("the echoes come from the example itself",
+                 "draw x_1, x_2, ... from the *other* examples of the batch"),
+    "pair_own_s": ("the products use s of the example itself at every level",
+                   "the coefficient of m(x_k) is s(x_0) s(x_1) ... s(x_{k-1}): multiply by s of "
+                   "each echo in turn"),
+}
 
 
 def check_echo_sample(fn):

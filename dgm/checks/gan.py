@@ -17,8 +17,8 @@ import torch
 from torch import nn
 
 from dgm.checks import symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
-from dgm.checks._core import (CheckFailed, backward, call, close, expected, generator,
-                              known_mistakes, require_tensor, set_parameters)
+from dgm.checks._core import (CheckFailed, backward, call, close, expected, explain_mismatch,
+                              generator, known_mistakes, require_tensor, set_parameters)
 
 NOTEBOOK = "gan"
 
@@ -164,6 +164,12 @@ DNET_ORDER_HINT = ("apply the layers in the order of the table; flatten with x.f
                    "(keep the batch dimension)")
 
 
+DNET_MISTAKES = {
+    "probabilities": ("forward returns probabilities (a sigmoid is applied)",
+                      "return the logits: BCEWithLogitsLoss applies the sigmoid itself"),
+}
+
+
 def run_dnet(cls):
     """The visible contract of DNet; returns the network (with the fixed weights) and its
     layers."""
@@ -174,10 +180,8 @@ def run_dnet(cls):
                          "return one logit per image: shape [batch, 1]")
     values = expected(NOTEBOOK, "dnet")
     if not close(out, values["ref"], atol=1e-5):
-        if close(out, values["probabilities"], atol=1e-5):
-            raise CheckFailed(what, "forward returns probabilities (a sigmoid is applied)",
-                              "return the logits: BCEWithLogitsLoss applies the sigmoid itself")
-        raise CheckFailed(what, DNET_FORWARD, DNET_ORDER_HINT)
+        explain_mismatch(what, out, known_mistakes(values, DNET_MISTAKES), DNET_FORWARD,
+                         DNET_ORDER_HINT, atol=1e-5)
     return net, found
 
 

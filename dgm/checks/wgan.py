@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from dgm.checks import symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
-from dgm.checks._core import (CheckFailed, backward, call, close, expected, generator,
-                              known_mistakes, require_tensor)
+from dgm.checks._core import (CheckFailed, backward, call, close, expected, explain_mismatch,
+                              generator, known_mistakes, require_tensor)
 
 NOTEBOOK = "wgan"
 
@@ -187,6 +187,13 @@ def check_critic_loss(fn):
     run_critic_loss(fn)
 
 
+GENERATOR_LOSS_MISTAKES = {
+    "flipped": ("the sign is flipped",
+                "the generator wants high critic scores: minimise -E D(G(z))"),
+    "bce": ("this is the GAN's BCE loss", "use the critic's raw scores: -E D(G(z))"),
+}
+
+
 def check_generator_loss(fn):
     what = "generator_loss"
     critic, _, fake = loss_setup()
@@ -196,14 +203,9 @@ def check_generator_loss(fn):
     values = expected(NOTEBOOK, "generator_loss")
     ref = values["ref"]
     if not close(out, ref, atol=1e-5):
-        if close(out, values["flipped"], atol=1e-5):
-            raise CheckFailed(what, "the sign is flipped",
-                              "the generator wants high critic scores: minimise -E D(G(z))")
-        if close(out, values["bce"], atol=1e-5):
-            raise CheckFailed(what, "this is the GAN's BCE loss",
-                              "use the critic's raw scores: -E D(G(z))")
-        raise CheckFailed(what, f"returned {float(out):.5f}, expected -E D(fake) = "
-                                f"{float(ref):.5f}", "return -critic(fake).mean()")
+        explain_mismatch(what, out, known_mistakes(values, GENERATOR_LOSS_MISTAKES),
+                         f"returned {float(out.detach()):.5f}, expected -E D(fake) = {float(ref):.5f}",
+                         "return -critic(fake).mean()", atol=1e-5)
     backward(what, call(what, fn, critic, fake),
              "return -critic(fake).mean() as a tensor; do not detach or use .item()")
     if fake.grad is None or float(fake.grad.abs().sum()) == 0:
