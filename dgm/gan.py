@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from dgm.artifacts import Checkpoint, Choice, code_fingerprint, read_json, write_json
 from dgm.data import TensorLoader
 
 
@@ -170,7 +171,8 @@ class _Run:
     generator, the history, the progress bar, and one optimisation step with its bookkeeping."""
 
     def __init__(self, d_net, g_net, train_x, *, zdim, epochs, batch_size, lr, betas, seed, desc,
-                 progress, d_name, sample_z, channels_last):
+                 progress, d_name, sample_z, channels_last, checkpoint=None, carry=None,
+                 settings=None, code=()):
         self.nets = (d_net, g_net)
         self.device = next(g_net.parameters()).device
         self.sample_z = sample_z
@@ -181,7 +183,32 @@ class _Run:
                                    drop_last=True)
         self.gen = torch.Generator().manual_seed(seed)
         self.history = GanHistory()
-        self.bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress)
+        self.n_epochs = epochs
+        self.carry = carry
+        self.ckpt = Checkpoint(checkpoint, dict(
+            loop=d_name, epochs=epochs, batch_size=batch_size, lr=lr, betas=list(betas),
+            seed=seed, zdim=zdim, n_train=len(train_x), **(settings or {}),
+            shapes=[[list(p.shape) for p in net.parameters()] for net in self.nets]),
+            code_fingerprint(*code, sample_z, d_net, g_net))
+        first = 1
+        saved = self.ckpt.load()
+        if saved is not None:
+            for net, state in zip(self.nets, saved["nets"]):
+                net.load_state_dict(state)
+            self.opt_d.load_state_dict(saved["opt_d"])
+            self.opt_g.load_state_dict(saved["opt_g"])
+            self.loader.generator.set_state(saved["loader"])
+            self.gen.set_state(saved["gen"])
+            self.history = GanHistory(**saved["history"])
+            if carry is not None:
+                carry.clear()
+                carry.update(saved["carry"])
+            Checkpoint.restore_rng(saved)
+            first = saved["epoch"] + 1
+            for net in self.nets:
+                net.eval()
+        self.bar = tqdm(range(first, epochs + 1), desc=desc, unit="epoch", disable=not progress,
+                        initial=first - 1, total=epochs)
         self.d_name = d_name
 
     def z(self, n: int, zdim: int) -> torch.Tensor:
@@ -195,6 +222,15 @@ class _Run:
             for net in self.nets:
                 net.to(memory_format=torch.contiguous_format)
         return self.history
+
+    def save(self, epoch: int) -> None:
+        """The checkpoint after ``epoch`` (the last one's is kept: a re-run loads it)."""
+        self.ckpt.save(epoch, {
+            "nets": [net.state_dict() for net in self.nets],
+            "opt_d": self.opt_d.state_dict(), "opt_g": self.opt_g.state_dict(),
+            "loader": self.loader.generator.get_state(), "gen": self.gen.get_state(),
+            "history": asdict(self.history),
+            "carry": dict(self.carry) if self.carry is not None else {}})
 
     def epochs(self, on_epoch):
         """Yield each epoch with the networks in train mode; afterwards time it, switch to eval
@@ -212,6 +248,7 @@ class _Run:
                                   "g": f"{h.g_loss[-1]:.3f}" if h.g_loss else "-"})
             if on_epoch is not None:
                 on_epoch(epoch, self.nets[1])
+            self.save(epoch)
 
     def step(self, which: str, loss: torch.Tensor, epoch: int, step: int) -> None:
         """One Adam step of the discriminator/critic (``"d"``) or the generator (``"g"``) on
@@ -237,7 +274,8 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
               on_epoch: Callable[[int, nn.Module], None] | None = None, progress: bool = True,
               desc: str = "GAN", smoothness: float = 0.0,
               smoothness_step: float = 0.1, sample_z: Callable | None = None,
-              channels_last: bool = True) -> GanHistory:
+              channels_last: bool = True, checkpoint: Path | None = None,
+              carry: dict | None = None) -> GanHistory:
     """Alternate one discriminator step and one generator step per minibatch (Goodfellow et al.,
     Algorithm 1 with k = 1), with Adam for both.
 
@@ -249,10 +287,17 @@ def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Call
     passes its own); without it they come from N(0, I) (:func:`normal_codes`).
     ``channels_last`` trains convolutional networks in that memory layout on the CPU
     (:func:`use_channels_last`; the benchmark's profile switches it off to compare).
+
+    ``checkpoint`` (a file path) saves the run after each epoch and resumes an interrupted run
+    from its last finished epoch, with the same result as an uninterrupted one; a finished run's
+    checkpoint is loaded instead of training again. ``carry`` is a dict of your own (e.g. sample
+    grids per epoch) saved with it and refilled on resume.
     """
     run = _Run(d_net, g_net, train_x, zdim=zdim, epochs=epochs, batch_size=batch_size, lr=lr,
                betas=betas, seed=seed, desc=desc, progress=progress, d_name="discriminator",
-               sample_z=sample_z, channels_last=channels_last)
+               sample_z=sample_z, channels_last=channels_last, checkpoint=checkpoint,
+               carry=carry, settings=dict(smoothness=smoothness, step=smoothness_step),
+               code=(d_loss, g_loss))
     for epoch in run.epochs(on_epoch):
         for step, (x,) in enumerate(run.loader):
             real = as_images(x)
@@ -285,7 +330,8 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
                   lambda_gp: float = 10.0, seed: int = 0,
                   on_epoch: Callable[[int, nn.Module], None] | None = None,
                   progress: bool = True, desc: str = "WGAN-GP", sample_z: Callable | None = None,
-                  channels_last: bool = True) -> GanHistory:
+                  channels_last: bool = True, checkpoint: Path | None = None,
+                  carry: dict | None = None) -> GanHistory:
     """Gulrajani et al., Algorithm 1: ``n_critic`` critic steps (each on a fresh real batch) per
     generator step. An epoch is one pass of the critic over the training data, so at equal epochs
     the critic sees as much data as notebook 04's discriminator and the generator takes
@@ -294,10 +340,13 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
     ``critic_loss(critic, real, fake)``, ``generator_loss(critic, fake)`` and
     ``gradient_penalty(critic, real, fake, lambda_gp)`` are the notebook's functions; the critic
     step minimises ``critic_loss + gradient_penalty`` on a detached fake batch.
+    ``checkpoint`` and ``carry`` work as in :func:`train_gan`.
     """
     run = _Run(critic, g_net, train_x, zdim=zdim, epochs=epochs, batch_size=batch_size, lr=lr,
                betas=betas, seed=seed, desc=desc, progress=progress, d_name="critic",
-               sample_z=sample_z, channels_last=channels_last)
+               sample_z=sample_z, channels_last=channels_last, checkpoint=checkpoint,
+               carry=carry, settings=dict(n_critic=n_critic, lambda_gp=lambda_gp),
+               code=(critic_loss, generator_loss, gradient_penalty))
     for epoch in run.epochs(on_epoch):
         for step, (x,) in enumerate(run.loader):
             real = as_images(x)
@@ -349,9 +398,15 @@ class GanResult:
     g_steps: int
 
 
-def save_results(results: list[GanResult], path: Path) -> Path:
+def save_results(results: list[GanResult], path: Path, provenance: dict | None = None) -> Path:
+    """Save results for a later notebook, with the provenance of the run that made them
+    (:func:`dgm.artifacts.provenance`)."""
+    rows = [asdict(r) for r in results]
+    if provenance is not None:
+        return write_json(path, rows, provenance)
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    path.write_text(json.dumps(rows, indent=1))
     return path
 
 
@@ -359,7 +414,7 @@ def load_results(path: Path) -> list[GanResult]:
     """Results saved by another notebook; ``[]`` if that notebook has not been run yet."""
     if not Path(path).exists():
         return []
-    return [GanResult(**row) for row in json.loads(Path(path).read_text())]
+    return [GanResult(**row) for row in read_json(Path(path))[0]]
 
 
 def format_results(results: list[GanResult]) -> str:
@@ -483,9 +538,13 @@ def load_generator(path: Path) -> tuple[ExportedGenerator, dict]:
     return ExportedGenerator(program.module(), sampler.module(), int(info["zdim"])), info
 
 
-def trained_generator(preferred: Path | None = None) -> tuple[nn.Module, dict, str]:
-    """The generator notebook 04 saved (``preferred``) if present, else the course's fallback
-    (checked against its SHA-256). Returns the network, its metadata and where it came from."""
+def trained_generator(preferred: Path | Choice | None = None) -> tuple[nn.Module, dict, str]:
+    """The generator notebook 04 saved (``preferred``: a path, or what
+    :func:`dgm.artifacts.choose_input` decided) if there is one to use, else the course's
+    fallback (checked against its SHA-256). Returns the network, its metadata and where it came
+    from."""
+    if isinstance(preferred, Choice):
+        preferred = preferred.path
     if preferred is not None and Path(preferred).exists():
         net, info = load_generator(preferred)
         return net, info, f"your notebook 04 ({preferred})"
@@ -496,4 +555,5 @@ def trained_generator(preferred: Path | None = None) -> tuple[nn.Module, dict, s
         raise ValueError(f"{FALLBACK_GENERATOR} does not match its checksum: restore the file "
                          "from the course's release")
     net, info = load_generator(FALLBACK_GENERATOR)
-    return net, info, "the course's generator (notebook 04 has not saved one yet)"
+    return net, info, ("the course's generator (no generator of your notebook 04 to use at this "
+                       "budget)")

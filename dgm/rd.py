@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from dgm.artifacts import read_json, write_json
 from dgm.data import TensorLoader
 
 
@@ -111,10 +112,15 @@ def evaluate_rd(measure: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tens
     return sum(rates) / n, sum(dists) / n, sum(mis) / n, math.log(min(batch_size, len(x)))
 
 
-def save_points(points: list[RDPoint], path: Path) -> Path:
+def save_points(points: list[RDPoint], path: Path, provenance: dict | None = None) -> Path:
+    """Save points for a later notebook, with the provenance of the run that made them
+    (:func:`dgm.artifacts.provenance`)."""
+    rows = [asdict(p) for p in points]
+    if provenance is not None:
+        return write_json(path, rows, provenance)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([asdict(p) for p in points], indent=2))
+    path.write_text(json.dumps(rows, indent=2))
     return path
 
 
@@ -123,7 +129,18 @@ def load_points(path: Path) -> list[RDPoint]:
     path = Path(path)
     if not path.exists():
         return []
-    return [RDPoint(**p) for p in json.loads(path.read_text())]
+    return [RDPoint(**p) for p in read_json(path)[0]]
+
+
+#: Notebook 02's points from the course's own full-budget run (the benchmark's), which notebook 03
+#: shows when your notebook 02 has not saved points at this budget.
+COURSE_BETA_VAE_POINTS = Path(__file__).resolve().parent / "assets" / "beta_vae_points.json"
+
+
+def course_beta_vae_points() -> tuple[list[RDPoint], dict]:
+    """The course's own notebook-02 points and their provenance."""
+    rows, record = read_json(COURSE_BETA_VAE_POINTS)
+    return [RDPoint(**p) for p in rows], record or {}
 
 
 def format_points(points: list[RDPoint]) -> str:

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 
 Budget = Literal["full", "smoke"]
+#: Every budget; each writes to a folder of its own (:func:`output_dir`).
+BUDGETS: tuple[Budget, ...] = ("full", "smoke")
 
 # The environment variables the course reads, named once here: every other module (and the
 # tests) uses these constants instead of the strings. tasks.py and .ci/run run before the
@@ -116,14 +118,23 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def output_dir(name: str) -> Path:
-    """A folder for a notebook's figures and checkpoints, ``$DGM_OUTPUT/<name>``.
+def output_root() -> Path:
+    """Where every notebook's outputs live: ``$DGM_OUTPUT``, else ``outputs/`` in the course
+    checkout (git-ignored), never the working directory."""
+    return Path(os.environ.get(OUTPUT_ENV, repo_root() / "outputs"))
 
-    Defaults to ``outputs/<name>`` in the course checkout (git-ignored), never the working
-    directory, so that a notebook writes to the same place however it is started.
+
+def output_dir(name: str, for_budget: Budget | None = None) -> Path:
+    """A folder for a notebook's figures and checkpoints: ``<output root>/<budget>/<name>``.
+
+    Each budget has its own folder (``outputs/full/04_gan``, ``outputs/smoke/04_gan``), so that a
+    smoke-budget run (Validate, autograde, CI) never replaces what a full-budget run saved. The
+    folder is the same however the notebook is started (see :func:`output_root`).
     """
-    base = Path(os.environ.get(OUTPUT_ENV, repo_root() / "outputs"))
-    path = base / name
+    chosen = for_budget or budget()
+    if chosen not in BUDGETS:
+        raise ValueError(f"unknown budget {chosen!r}: use one of {BUDGETS}")
+    path = output_root() / chosen / name
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Iterable
 
 import torch
 from tqdm.auto import tqdm
 
+from dgm.artifacts import Checkpoint, code_fingerprint
 from dgm.data import TensorLoader
 
 
@@ -49,19 +51,46 @@ def fit(objective: Callable[[torch.Tensor], torch.Tensor], params: Iterable[torc
         train: torch.Tensor, test: torch.Tensor | None, *, epochs: int, batch_size: int,
         lr: float = 1e-3, seed: int = 0, modules: Iterable[torch.nn.Module] = (),
         progress: bool = True, verbose: bool = True, name: str = "objective",
-        desc: str = "epochs") -> History:
+        desc: str = "epochs", checkpoint: Path | None = None) -> History:
     """Maximise ``objective(x_batch)`` (a scalar, e.g. the ELBO) with Adam.
 
     Shows a progress bar over the epochs (labelled ``desc``) and, with ``verbose``, prints after
-    each epoch the mean objective on the training data (as seen during the epoch) and on ``test``. ``modules`` are switched to train/eval mode around
-    the evaluation. A non-finite objective stops the run with an error that says where it broke.
+    each epoch the mean objective on the training data (as seen during the epoch) and on
+    ``test``. ``modules`` are switched to train/eval mode around the evaluation. A non-finite
+    objective stops the run with an error that says where it broke.
+
+    With ``checkpoint`` (a file path), the run saves its state after each epoch and, if it is
+    interrupted, the next call with the same settings and code resumes after the last finished
+    epoch, with the same result as an uninterrupted run; after a finished run, the next call
+    loads the result instead of training again (:class:`dgm.artifacts.Checkpoint`).
+    ``modules`` should then hold every module whose weights or buffers ``params`` belong to.
     """
     params = list(params)
     modules = list(modules)
     optimizer = torch.optim.Adam(params, lr=lr)
     loader = TensorLoader(train, batch_size=batch_size, shuffle=True, seed=seed)
     history = History()
-    bar = tqdm(range(1, epochs + 1), desc=desc, unit="epoch", disable=not progress)
+    ckpt = Checkpoint(checkpoint, dict(loop="fit", epochs=epochs, batch_size=batch_size, lr=lr,
+                                       seed=seed, n_train=len(train), name=name,
+                                       params=[list(p.shape) for p in params]),
+                      code_fingerprint(objective, *modules))
+    first = 1
+    saved = ckpt.load()
+    if saved is not None:
+        for m, state in zip(modules, saved["modules"]):
+            m.load_state_dict(state)
+        with torch.no_grad():
+            for p, value in zip(params, saved["params"]):
+                p.copy_(value)
+        optimizer.load_state_dict(saved["optimizer"])
+        loader.generator.set_state(saved["loader"])
+        history = History(**saved["history"])
+        Checkpoint.restore_rng(saved)
+        first = saved["epoch"] + 1
+        for m in modules:
+            m.eval()
+    bar = tqdm(range(first, epochs + 1), desc=desc, unit="epoch", disable=not progress,
+               initial=first - 1, total=epochs)
     for epoch in bar:
         start = time.perf_counter()
         for m in modules:
@@ -93,4 +122,9 @@ def fit(objective: Callable[[torch.Tensor], torch.Tensor], params: Iterable[torc
         if progress and verbose:
             bar.write(f"epoch {epoch:4d}  train {name} {history.train[-1]:9.3f}  "
                       f"test {name} {test_value:9.3f}  ({history.seconds[-1]:.1f} s)")
+        ckpt.save(epoch, {"modules": [m.state_dict() for m in modules],
+                          "params": [p.detach().clone() for p in params],
+                          "optimizer": optimizer.state_dict(),
+                          "loader": loader.generator.get_state(),
+                          "history": asdict(history)})
     return history

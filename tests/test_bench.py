@@ -152,9 +152,9 @@ def test_a_failing_notebook_is_recorded_and_the_others_still_run(tmp_path, monke
     sources = tmp_path / "solutions"
     _notebook(sources / "01_vae" / "01_vae.ipynb", "raise RuntimeError('the cell broke')")
     _notebook(sources / "02_beta_vae" / "02_beta_vae.ipynb",
-              "import json, os, pathlib\n"
-              f"d = pathlib.Path(os.environ[{OUTPUT_ENV!r}]) / '02_beta_vae'\n"
-              "d.mkdir(parents=True)\n"
+              "import json, os\n"
+              "from dgm.runtime import output_dir\n"
+              "d = output_dir('02_beta_vae')\n"
               "(d / 'rd_points.json').write_text(json.dumps(\n"
               f"    [{{'beta': os.environ[{BUDGET_ENV!r}]}}]))")
     monkeypatch.setattr(course, "solutions_dir", lambda: sources)

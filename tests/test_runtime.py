@@ -78,7 +78,7 @@ def test_seed_everything_makes_indexing_gradients_repeat_on_the_cpu():
 def test_output_dir_is_independent_of_cwd(tmp_path, monkeypatch):
     monkeypatch.delenv(OUTPUT_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
-    assert runtime.output_dir("x").parent == runtime.repo_root() / "outputs"
+    assert runtime.output_root() == runtime.repo_root() / "outputs"
 
 
 def test_fit_maximises_the_objective():

@@ -68,12 +68,27 @@ def load_phase(out: Path, phase: str) -> dict | None:
 
 
 def _read_json(path: Path):
-    return json.loads(path.read_text()) if path.exists() else None
+    """The data of a JSON file a notebook saved (without its provenance record)."""
+    from dgm.artifacts import read_json
+
+    return read_json(path)[0] if path.exists() else None
+
+
+def notebook_folder(outputs: Path, name: str) -> Path:
+    """Where notebook ``name`` saved its files under the output root ``outputs``:
+    ``<budget>/<name>`` (see :func:`dgm.runtime.output_dir`), or ``<name>`` in runs made before
+    budgets had folders of their own."""
+    from dgm.runtime import BUDGETS
+
+    for budget in BUDGETS:
+        if (Path(outputs) / budget / name).is_dir():
+            return Path(outputs) / budget / name
+    return Path(outputs) / name
 
 
 def notebook_quality(name: str, outputs: Path) -> dict:
-    """The headline numbers a notebook saved in ``outputs/<name>`` (empty when it saved none)."""
-    folder = Path(outputs) / name
+    """The headline numbers a notebook saved under ``outputs`` (empty when it saved none)."""
+    folder = notebook_folder(outputs, name)
     if name == "01_vae":
         r = _read_json(folder / "results.json") or {}
         return {k: r[k] for k in ("test_elbo", "best_test_elbo", "best_epoch", "train_elbo",

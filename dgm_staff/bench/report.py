@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dgm.runtime import BUDGET_ENV
 from dgm_staff.bench.common import (ANCHOR, NOTEBOOKS, PHASES, TOLERANCES, load_phase,
+                                    notebook_folder,
                                     notebook_quality)
 
 README_BEGIN = "<!-- bench:begin -->"
@@ -148,7 +149,7 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
         ax.legend()
         keep(fig, "throughput", "throughput.png")
 
-    vae_file = run / "outputs-full" / "01_vae" / "results.json"
+    vae_file = notebook_folder(run / "outputs-full", "01_vae") / "results.json"
     if vae_file.exists():
         history = json.loads(vae_file.read_text())["history"]
         vae = q["01_vae"]
@@ -171,9 +172,11 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
         keep(plot_rate_distortion(rd, title="Rate–distortion points, full budget (test set)"),
              "rd", "rate_distortion.png")
 
-    for name, src in (("gan_samples", run / "outputs-full" / "04_gan" / "gan_samples.png"),
-                      ("wgan_samples", run / "outputs-full" / "05_wgan" / "gan_vs_wgan_samples.png"),
-                      ("paths", run / "outputs-full" / "06_inversion" / "paths.png")):
+    full = run / "outputs-full"
+    for name, src in (("gan_samples", notebook_folder(full, "04_gan") / "gan_samples.png"),
+                      ("wgan_samples",
+                       notebook_folder(full, "05_wgan") / "gan_vs_wgan_samples.png"),
+                      ("paths", notebook_folder(full, "06_inversion") / "paths.png")):
         if src.exists():
             shutil.copy(src, figs / src.name)
             made[name] = f"figures/{src.name}"

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import shutil
 import time
 import traceback
 from pathlib import Path
@@ -61,6 +62,8 @@ def run_notebooks(out: Path, budget: str, names: list[str], timeout: int) -> dic
             print(f"[{budget}] {name}: done earlier, kept")
             continue
         path = solutions_dir() / name / f"{name}.ipynb"
+        # a fresh folder: a finished checkpoint left there would be loaded, not trained and timed
+        shutil.rmtree(outputs / budget / name, ignore_errors=True)
         print(f"[{budget}] {name} ...", flush=True)
         start = time.perf_counter()
         row: dict = {}
