@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -92,6 +93,8 @@ def main(argv: list[str]) -> int:
         out = argv[argv.index("--out") + 1:][:1] if "--out" in argv else []
         return run(python, "-m", "dgm_staff.bench", "report", *(["--out", *out] if out else [])) or code
     workers = "2" if (os.cpu_count() or 1) >= 2 else "1"
+    # fresh outputs: a finished training checkpoint of an earlier run would be loaded, not run
+    shutil.rmtree(ROOT / "build" / "test-outputs", ignore_errors=True)
     return run(python, "-m", "pytest", "-n", workers, "--dist", "loadscope",
                "tests", "--nbval-lax", "solutions", "-p", "no:cacheprovider",
                env={BUDGET_ENV: "smoke", OUTPUT_ENV: str(ROOT / "build" / "test-outputs")})
