@@ -1,9 +1,11 @@
 """Visible checks of notebook 04 (GAN).
 
-The architecture checks compare your modules with the assignment's tables layer by layer (type,
-order, shapes, parameter counts) and check the initialisation; then they give the layers fixed
-weights and compare your ``forward`` with the recorded output of the tables' network for those
-weights, so that a wrong order of operations in ``forward`` is found even when every layer exists.
+The architecture checks compare your layers with weights (Conv2d, Linear) with the assignment's
+tables (type, order of definition, shapes, parameter counts) and check the initialisation; then
+they give those layers fixed weights and compare your ``forward`` with the recorded output of the
+tables' network for those weights, so that a wrong order of operations, a missing or wrong
+activation or pooling is found even when every layer exists. Activations, pooling and upsampling
+may be modules (one per row of the table, or one shared) or functions in ``forward``.
 The loss checks use tiny deterministic networks, so that values can be compared exactly and
 gradients traced. The values compared with were recorded by the course staff; grading runs
 further, hidden checks.
@@ -23,8 +25,17 @@ from dgm.checks._core import (CheckFailed, backward, call, close, expected, expl
 NOTEBOOK = "gan"
 
 # ------------------------------------------------------------------------ architecture --------
-#: The assignment's tables as (type, constructor arguments that must match); Flatten / reshape
-#: may be a module or done in ``forward``, so they are not listed.
+#: The assignment's tables, row by row, as (type, constructor arguments). What the checks hold a
+#: network to:
+#:
+#: * its layers *with weights* (Conv2d, Linear) are modules defined in ``__init__`` in the order
+#:   of the table, with these arguments (their order is the order of the ``state_dict``);
+#: * its ``forward`` computes the table's function: activations, pooling and upsampling may be
+#:   modules (one per row, or one shared by several rows) or functions (``F.relu``,
+#:   ``torch.sigmoid``, ``F.max_pool2d``), as long as the result is the same;
+#: * its initialisation (Kaiming-uniform weights, zero biases).
+#:
+#: Flatten / reshape may be a module or done in ``forward``.
 DNET_TABLE = [
     (nn.Conv2d, dict(in_channels=1, out_channels=2, kernel_size=(3, 3), stride=(1, 1),
                      padding=(1, 1))),
@@ -45,11 +56,11 @@ def gnet_table(zdim: int):
     return [
         (nn.Linear, dict(in_features=zdim, out_features=1568)),
         (nn.LeakyReLU, dict(negative_slope=0.2)),
-        (nn.Upsample, dict(scale_factor=2.0)),
+        (nn.Upsample, dict(scale_factor=2.0, mode="nearest")),
         (nn.Conv2d, dict(in_channels=32, out_channels=16, kernel_size=(3, 3), stride=(1, 1),
                          padding=(1, 1))),
         (nn.LeakyReLU, dict(negative_slope=0.2)),
-        (nn.Upsample, dict(scale_factor=2.0)),
+        (nn.Upsample, dict(scale_factor=2.0, mode="nearest")),
         (nn.Conv2d, dict(in_channels=16, out_channels=8, kernel_size=(3, 3), stride=(1, 1),
                          padding=(1, 1))),
         (nn.LeakyReLU, dict(negative_slope=0.2)),
@@ -63,51 +74,100 @@ GNET_ZDIM = 64
 #: Seeds of the fixed weights the forward checks give the layers.
 DNET_WEIGHTS_SEED, GNET_WEIGHTS_SEED = 3, 4
 
-_RESHAPING = (nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout)
+#: The kinds of layer that hold weights (the rows of a table that must be modules, in order).
+WEIGHTED = (nn.Conv2d, nn.Linear)
+#: Where PyTorch defines activations, pooling and upsampling (the table's rows without weights).
+_ELEMENTARY = ("torch.nn.modules.activation", "torch.nn.modules.pooling",
+               "torch.nn.modules.upsampling")
+
+
+def weighted_rows(table) -> list:
+    """The rows of a table whose layer holds weights, in table order."""
+    return [(kind, args) for kind, args in table if issubclass(kind, WEIGHTED)]
 
 
 def layers(module: nn.Module) -> list[nn.Module]:
-    """The leaf modules in definition order, reshaping modules left out."""
+    """The layers with weights (the leaf modules that hold parameters), in definition order: the
+    order in which PyTorch lists them and the ``state_dict`` stores them. A module used several
+    times is listed once."""
     return [m for m in module.modules()
-            if not list(m.children()) and not isinstance(m, _RESHAPING)]
+            if not list(m.children()) and any(True for _ in m.parameters(recurse=False))]
 
 
 def _describe(m: nn.Module) -> str:
     return f"{type(m).__name__}({m.extra_repr()})"
 
 
+def _short(kind, args) -> str:
+    """A table row in a few characters: ``Conv2d(2->4, kernel 3, padding 1)``."""
+    if issubclass(kind, nn.Conv2d):
+        return (f"Conv2d({args['in_channels']}->{args['out_channels']}, kernel "
+                f"{args['kernel_size'][0]}, stride {args['stride'][0]}, padding "
+                f"{args['padding'][0]})")
+    if issubclass(kind, nn.Linear):
+        return f"Linear({args['in_features']}->{args['out_features']})"
+    shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+    return f"{kind.__name__}({shown})"
+
+
 def _attr(m: nn.Module, name: str):
     value = getattr(m, name, None)
     if name == "scale_factor" and value is not None:
         value = float(value[0] if isinstance(value, tuple) else value)
-    if name in ("kernel_size", "stride") and isinstance(m, nn.MaxPool2d):
+    if name in ("kernel_size", "stride") and isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
         value = value[0] if isinstance(value, tuple) else value
     return value
 
 
+def _mismatch(m: nn.Module, kind, args):
+    """The first ``(argument, found, expected)`` in which ``m`` differs from a table row (its
+    type first), or None."""
+    if not isinstance(m, kind):
+        return ("type", type(m).__name__, kind.__name__)
+    for name, value in args.items():
+        if _attr(m, name) != value:
+            return (name, _attr(m, name), value)
+    if issubclass(kind, WEIGHTED) and getattr(m, "bias", None) is None:
+        return ("bias", None, "a bias")
+    return None
+
+
 def check_layers(what: str, module: nn.Module, table) -> list[nn.Module]:
+    """The network's layers with weights against the table's, in order; returns them."""
     if not isinstance(module, nn.Module):
         raise CheckFailed(what, f"is a {type(module).__name__}, not an nn.Module",
                           "subclass nn.Module and call super().__init__() first")
+    rows = weighted_rows(table)
     found = layers(module)
-    expected_types = [t for t, _ in table]
-    for k, (m, (kind, args)) in enumerate(zip(found, table)):
-        if not isinstance(m, kind):
-            raise CheckFailed(
-                what, f"layer {k + 1} is {_describe(m)}, expected {kind.__name__}",
-                "define the layers in __init__ in the order of the table (the order of "
-                "definition is the order PyTorch lists them): "
-                + ", ".join(t.__name__ for t in expected_types))
-        for name, value in args.items():
-            if _attr(m, name) != value:
-                raise CheckFailed(what, f"layer {k + 1} ({_describe(m)}) has {name} = "
-                                        f"{_attr(m, name)!r}, expected {value!r}",
-                                  "use the sizes of the table for this layer")
-    if len(found) != len(table):
-        raise CheckFailed(what, f"has {len(found)} layers, expected {len(table)} "
-                                f"({', '.join(t.__name__ for t in expected_types)})",
-                          "define exactly the layers of the table (a reshape may be done in "
-                          "forward) and nothing else")
+    listed = ", ".join(_short(kind, args) for kind, args in rows)
+    order_hint = ("define the layers with weights in __init__ in the order of the table: "
+                  f"{listed} (PyTorch lists them, and saves them in the state_dict, in the order "
+                  "they are assigned); activations, pooling and upsampling may be modules, shared "
+                  "or not, or functions applied in forward")
+    for k, (m, (kind, args)) in enumerate(zip(found, rows)):
+        wrong = _mismatch(m, kind, args)
+        if wrong is None:
+            continue
+        elsewhere = [j + 1 for j, (kd, a) in enumerate(rows) if _mismatch(m, kd, a) is None]
+        if elsewhere:
+            raise CheckFailed(what, f"layer with weights {k + 1} is {_describe(m)}, which is "
+                                    f"layer {elsewhere[0]} of the table: the layers are defined "
+                                    "in another order", order_hint)
+        name, got, want = wrong
+        if name == "type":
+            raise CheckFailed(what, f"layer with weights {k + 1} is {_describe(m)}, expected "
+                                    f"{_short(kind, args)}", order_hint)
+        if name == "bias":
+            raise CheckFailed(what, f"layer with weights {k + 1} ({_describe(m)}) has no bias",
+                              "keep the bias (bias=True, the default)")
+        raise CheckFailed(what, f"layer with weights {k + 1} ({_describe(m)}) has {name} = "
+                                f"{got!r}, expected {want!r}",
+                          f"use the sizes of the table for this layer: {_short(kind, args)}")
+    if len(found) != len(rows):
+        shown = ", ".join(_describe(m) for m in found) or "none"
+        raise CheckFailed(what, f"has {len(found)} layers with weights ({shown}), expected "
+                                f"{len(rows)}", "define exactly the table's layers with weights, "
+                                                f"in order: {listed}, and no other")
     n_params = sum(p.numel() for p in module.parameters())
     n_expected = sum(p.numel() for m in found for p in m.parameters(recurse=False))
     if n_params != n_expected:
@@ -144,14 +204,51 @@ def _check_init(what: str, module: nn.Module, found) -> None:
 
 
 def build(what, cls, table, *args):
-    """``cls(*args)`` built under seed 0, its layers and initialisation checked."""
+    """``cls(*args)`` built under seed 0, its layers with weights and initialisation checked."""
     torch.manual_seed(0)
     net = call(what, cls, *args)
     found = check_layers(what, net, table)
-    if not hasattr(net, "_weight_init"):
+    # _weight_init(self), or a method or staticmethod applied with self.apply(...): any callable.
+    if not callable(getattr(net, "_weight_init", None)):
         raise CheckFailed(what, "has no _weight_init method", "add _weight_init(self) as asked")
     _check_init(what, net, found)
     return net, found
+
+
+def module_hint(what: str, net: nn.Module, table) -> None:
+    """For a wrong ``forward``: raise if the network holds an activation, pooling or upsampling
+    module that no row of the table has (another kind, or other arguments)."""
+    rows = [(kind, args) for kind, args in table if not issubclass(kind, WEIGHTED)]
+    allowed = ", ".join(dict.fromkeys(_short(kind, args) for kind, args in rows))
+    for m in net.modules():
+        if list(m.children()) or type(m).__module__ not in _ELEMENTARY:
+            continue
+        if any(_mismatch(m, kind, args) is None for kind, args in rows):
+            continue
+        same_kind = [(kind, args) for kind, args in rows if isinstance(m, kind)]
+        if same_kind:
+            name, got, want = _mismatch(m, *same_kind[0])
+            raise CheckFailed(what, f"forward differs from the table's, and it uses "
+                                    f"{_describe(m)}: {name} = {got!r}, the table's is {want!r}",
+                              f"use {_short(*same_kind[0])} as in the table")
+        raise CheckFailed(what, f"forward differs from the table's, and it uses {_describe(m)}, "
+                                f"which the table does not have (its layers without weights are {allowed})",
+                          f"use the table's layers: {allowed} (as modules or as functions)")
+
+
+def explain_forward(what: str, net: nn.Module, out, values, mistakes, table, problem: str,
+                    hint: str, pixels: bool = False, atol: float = 1e-5) -> None:
+    """Raise for a ``forward`` whose output ``out`` differs from ``values["ref"]``: the known
+    mistake it matches; else, for images (``pixels``), values outside [0, 1]; else an activation,
+    pooling or upsampling module the table does not have; else ``problem``."""
+    known = known_mistakes(values, mistakes)
+    if not any(close(out, candidate, atol=atol) for candidate, _, _ in known):
+        if pixels and (bool((out < 0).any()) or bool((out > 1).any())):
+            raise CheckFailed(what, "outputs leave [0, 1]",
+                              "end with a sigmoid (nn.Sigmoid(), or torch.sigmoid): MNIST pixels "
+                              "are in [0, 1]")
+        module_hint(what, net, table)
+    explain_mismatch(what, out, known, problem, hint, atol=atol)
 
 
 def dnet_input():
@@ -163,16 +260,28 @@ DNET_FORWARD = ("forward differs from conv-ReLU-pool, conv-ReLU-pool, conv-ReLU,
 DNET_ORDER_HINT = ("apply the layers in the order of the table; flatten with x.flatten(1) "
                    "(keep the batch dimension)")
 
-
+_RELU_AFTER = ("apply a ReLU (nn.ReLU(), or F.relu) right after each of the three "
+               "convolutions, before pooling")
+#: The usual mistakes of ``DNet.forward`` (recorded with the same weights), in the order tried.
 DNET_MISTAKES = {
     "probabilities": ("forward returns probabilities (a sigmoid is applied)",
                       "return the logits: BCEWithLogitsLoss applies the sigmoid itself"),
+    "no_relu": ("forward applies no ReLU", _RELU_AFTER),
+    "no_relu1": ("there is no ReLU after the first convolution", _RELU_AFTER),
+    "no_relu2": ("there is no ReLU after the second convolution", _RELU_AFTER),
+    "no_relu3": ("there is no ReLU after the third convolution", _RELU_AFTER),
+    "avg_pool": ("the pooling averages; the table's pooling is MaxPool2d(2, 2)",
+                 "use max pooling: nn.MaxPool2d(2, 2), or F.max_pool2d(x, 2, 2)"),
+    "leaky": ("the activations are LeakyReLU(0.2); the table's are ReLU",
+              "use nn.ReLU() (or F.relu) in the discriminator"),
+    "leaky_default": ("the activations are LeakyReLU; the table's are ReLU",
+                      "use nn.ReLU() (or F.relu) in the discriminator"),
 }
 
 
 def run_dnet(cls):
     """The visible contract of DNet; returns the network (with the fixed weights) and its
-    layers."""
+    layers with weights."""
     what = "DNet"
     net, found = build(what, cls, DNET_TABLE)
     set_parameters(found, DNET_WEIGHTS_SEED)
@@ -180,8 +289,8 @@ def run_dnet(cls):
                          "return one logit per image: shape [batch, 1]")
     values = expected(NOTEBOOK, "dnet")
     if not close(out, values["ref"], atol=1e-5):
-        explain_mismatch(what, out, known_mistakes(values, DNET_MISTAKES), DNET_FORWARD,
-                         DNET_ORDER_HINT, atol=1e-5)
+        explain_forward(what, net, out, values, DNET_MISTAKES, DNET_TABLE, DNET_FORWARD,
+                        DNET_ORDER_HINT)
     return net, found
 
 
@@ -198,19 +307,40 @@ GNET_FORWARD = ("forward differs from linear, LeakyReLU, reshape (32, 7, 7), "
 GNET_ORDER_HINT = ("apply the layers in the order of the table, upsampling before each of the "
                    "first two convolutions, and reshape with view(-1, 32, 7, 7) (channels first)")
 
+_LEAKY_AFTER = ("apply LeakyReLU(0.2) (nn.LeakyReLU(0.2), or F.leaky_relu(x, 0.2)) after the "
+                "linear layer and after each of the first two convolutions")
+#: The usual mistakes of ``GNet.forward`` (recorded with the same weights), in the order tried.
+GNET_MISTAKES = {
+    "slope_default": ("the LeakyReLU has negative_slope = 0.01 (PyTorch's default); the table's "
+                      "is 0.2", "use nn.LeakyReLU(0.2), or F.leaky_relu(x, 0.2)"),
+    "relu": ("the activations are ReLU; the table's are LeakyReLU(0.2)",
+             "use nn.LeakyReLU(0.2), or F.leaky_relu(x, 0.2)"),
+    "no_act": ("forward applies no LeakyReLU", _LEAKY_AFTER),
+    "no_act1": ("there is no LeakyReLU after the linear layer", _LEAKY_AFTER),
+    "no_act2": ("there is no LeakyReLU after the first convolution", _LEAKY_AFTER),
+    "no_act3": ("there is no LeakyReLU after the second convolution", _LEAKY_AFTER),
+    "conv_before_up": ("forward upsamples after the convolutions; the table upsamples before "
+                       "each of the first two convolutions", GNET_ORDER_HINT),
+    "channels_last": ("the linear output is reshaped channels last (7, 7, 32)",
+                      "reshape with view(-1, 32, 7, 7): channels first"),
+    "bilinear": ("the upsampling is bilinear; the table's Upsample is nearest-neighbour "
+                 "(the default mode)", "use nn.Upsample(scale_factor=2) (mode 'nearest'), or "
+                                       "F.interpolate(x, scale_factor=2)"),
+}
+
 
 def run_gnet(cls):
     what = "GNet"
-    net, found = build(what, cls, gnet_table(GNET_ZDIM), GNET_ZDIM)
+    table = gnet_table(GNET_ZDIM)
+    net, found = build(what, cls, table, GNET_ZDIM)
     set_parameters(found, GNET_WEIGHTS_SEED)
     out = require_tensor(what, call(what, net, gnet_input(GNET_ZDIM)), (4, 1, 28, 28),
                          "reshape the linear output to [batch, 32, 7, 7]; two upsamplings give "
                          "28 x 28; return [batch, 1, 28, 28]")
-    if not close(out, expected(NOTEBOOK, "gnet")["ref"], atol=1e-5):
-        if bool((out < 0).any()) or bool((out > 1).any()):
-            raise CheckFailed(what, "outputs leave [0, 1]",
-                              "end with a sigmoid: MNIST pixels are in [0, 1]")
-        raise CheckFailed(what, GNET_FORWARD, GNET_ORDER_HINT)
+    values = expected(NOTEBOOK, "gnet")
+    if not close(out, values["ref"], atol=1e-5):
+        explain_forward(what, net, out, values, GNET_MISTAKES, table, GNET_FORWARD,
+                        GNET_ORDER_HINT, pixels=True)
     return net, found
 
 
