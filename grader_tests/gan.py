@@ -4,7 +4,7 @@
 of the tables, in order, the initialisation, and ``forward`` with fixed weights against recorded
 outputs); ``"hidden"`` runs it, then the grading checks: ``forward`` against a reference forward
 pass built from the *student's own layers with weights*, with their own initial weights (inputs
-outside [0, 1], another zdim) and labels on the logits' device.
+outside [0, 1], another zdim), labels on the logits' device, and codes on the device asked for.
 Activations, pooling and upsampling are judged by what ``forward`` computes: modules, shared
 modules and functions (``F.relu``) are all fine. :func:`record` gives the values the visible checks
 compare with.
@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from dgm.checks import gan as visible
 from dgm.checks.gan import DNET_TABLE, check_layers, gnet_table  # noqa: F401
 from grader_tests import symbolic
-from grader_tests._core import CheckFailed, call, close, generator
+from grader_tests._core import CheckFailed, call, close, generator, require_tensor
 
 
 # ------------------------------------------------------------------------ references ----------
@@ -241,4 +241,19 @@ def check_g_loss(fn, level: str = "visible"):
 
 
 def check_sample_z(fn, level: str = "visible"):
+    what = "sample_z"
     visible.check_sample_z(fn)
+    if level != "hidden":
+        return
+    # The codes must be made on the device asked for (the meta device stands in for a GPU).
+    hint = ("create the codes on the device asked for: pass device=device to torch.rand "
+            "(torch.rand(n, zdim, device=device)); codes made on the CPU break training on a GPU")
+    try:
+        z = call(what, fn, 3, 5, torch.device("meta"))
+    except CheckFailed as e:
+        raise CheckFailed(what, f"fails when asked for codes on another device ({e.problem})",
+                          hint) from None
+    z = require_tensor(what, z, (3, 5), "return [n, zdim]")
+    if z.device.type != "meta":
+        raise CheckFailed(what, f"returned codes on the {z.device.type} device when asked for "
+                                "another device (meta)", hint)

@@ -337,6 +337,25 @@ def test_gnet_hidden_check_names_the_mistake_on_the_students_own_weights():
            level="hidden")
 
 
+# ------------------------------------------------------------------------ sample_z's device ---
+def _rand(n, zdim, device="cpu"):
+    return 2 * torch.rand(n, zdim, device=device) - 1
+
+
+@pytest.mark.parametrize("fn", [_rand, lambda n, zdim, device="cpu": _rand(n, zdim).to(device),
+                                lambda n, zdim, device="cpu": torch.empty(
+                                    n, zdim, device=device).uniform_(-1, 1)])
+def test_sample_z_on_the_device_asked_for_passes(fn):
+    checks.check_sample_z(fn, level="hidden")
+
+
+def test_sample_z_drawing_on_the_cpu_fails():
+    error = _fails("check_sample_z", lambda n, zdim, device="cpu": 2 * torch.rand(n, zdim) - 1,
+                   "returned codes on the cpu device", level="hidden")
+    assert "device=device" in error.hint
+    checks.check_sample_z(lambda n, zdim, device="cpu": 2 * torch.rand(n, zdim) - 1)  # visible
+
+
 # ------------------------------------------------------------------------ real student code ---
 def test_real_networks_of_the_corpus_get_the_verdict_of_their_function():
     """The public student networks of ``tests/corpus/gan``, checked directly: every one passes
@@ -420,6 +439,14 @@ def test_the_judge_names_a_networks_mistake():
     assert isinstance(error, CheckFailed) and "negative_slope = 0.3" in str(error)
     error = _judged({"DNet": dnet_functional(skip=(1,))}, 'checks.check_dnet(DNet, level="hidden")')
     assert isinstance(error, CheckFailed) and "no ReLU after the second" in str(error)
+
+
+def test_the_judge_checks_the_device_of_sample_z():
+    source = 'checks.check_sample_z(sample_z, level="hidden")'
+    assert _judged({"sample_z": _rand}, source) is None
+    error = _judged({"sample_z": lambda n, zdim, device="cpu": 2 * torch.rand(n, zdim) - 1},
+                    source)
+    assert isinstance(error, CheckFailed) and "device=device" in str(error)
 
 
 # ------------------------------------------------------------------------ through the grader --
