@@ -356,23 +356,6 @@ def test_sample_z_drawing_on_the_cpu_fails():
     checks.check_sample_z(lambda n, zdim, device="cpu": 2 * torch.rand(n, zdim) - 1)  # visible
 
 
-# ------------------------------------------------------------------------ real student code ---
-def test_real_networks_of_the_corpus_get_the_verdict_of_their_function():
-    """The public student networks of ``tests/corpus/gan``, checked directly: every one passes
-    except the discriminator that squeezes its output to [batch] (the task asks [batch, 1])."""
-    from dgm_staff import corpus
-
-    topic = corpus.TOPICS["gan"]
-    release = nbformat.read(ROOT / "notebooks" / topic.notebook / f"{topic.notebook}.ipynb", 4)
-    failed = []
-    for entry in json.loads((corpus.CORPUS / "MANIFEST.json").read_text()):
-        if entry["topic"] == "gan":
-            verdicts = corpus.direct_verdicts(
-                release, topic, corpus.student_cells(corpus.CORPUS / entry["file"]))
-            failed += [(entry["repo"], name) for name, ok in verdicts.items() if not ok]
-    assert failed == [("danielhse/CS446-Machine-Learning", "DNet")]
-
-
 # ------------------------------------------------------------------------ through the judge ---
 class _InProcessChannel:
     """The judge's channel to the kernel agent, with the agent in this process: requests and
@@ -447,6 +430,54 @@ def test_the_judge_checks_the_device_of_sample_z():
     error = _judged({"sample_z": lambda n, zdim, device="cpu": 2 * torch.rand(n, zdim) - 1},
                     source)
     assert isinstance(error, CheckFailed) and "device=device" in str(error)
+
+
+# ------------------------------------------------------------------------ real student code ---
+def _corpus_namespace(release, topic, cells) -> dict:
+    """The names a corpus file defines, its cells run as a notebook runs them (see
+    :func:`dgm_staff.corpus.direct_verdicts`)."""
+    import contextlib
+    import tempfile
+    import warnings
+
+    setup = next(c.source for c in release.cells
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    ns: dict = {"__name__": "__main__"}
+    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch), \
+            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for source in [setup, *cells, *topic.glue.values()]:
+            lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+            try:
+                exec(compile("\n".join(lines), "<cell>", "exec"), ns)  # noqa: S102
+            except Exception:  # noqa: BLE001 - a failing cell, as in a notebook
+                pass
+    return ns
+
+
+def test_real_networks_of_the_corpus_get_the_verdict_of_their_function():
+    """The public student networks of ``tests/corpus/gan`` (several share one activation module
+    or use F.relu / torch.sigmoid), checked directly and through the judge: every one passes
+    except the discriminator that squeezes its output to [batch] (the task asks [batch, 1])."""
+    from dgm_staff import corpus
+
+    topic = corpus.TOPICS["gan"]
+    release = nbformat.read(ROOT / "notebooks" / topic.notebook / f"{topic.notebook}.ipynb", 4)
+    failed, judged_failed = [], []
+    for entry in json.loads((corpus.CORPUS / "MANIFEST.json").read_text()):
+        if entry["topic"] != "gan":
+            continue
+        cells = corpus.student_cells(corpus.CORPUS / entry["file"])
+        verdicts = corpus.direct_verdicts(release, topic, cells)
+        failed += [(entry["repo"], name) for name, ok in verdicts.items() if not ok]
+        ns = _corpus_namespace(release, topic, cells)
+        for name in ("DNet", "GNet"):
+            check = f"checks.check_{name.lower()}"
+            if _judged(ns, f'{check}({name})\n{check}({name}, level="hidden")') is not None:
+                judged_failed.append((entry["repo"], name))
+    assert failed == [("danielhse/CS446-Machine-Learning", "DNet")]
+    assert judged_failed == failed
 
 
 # ------------------------------------------------------------------------ through the grader --
