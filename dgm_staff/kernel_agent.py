@@ -12,6 +12,7 @@ right answer.
 """
 
 import base64 as _b64
+import contextlib as _contextlib
 import dataclasses as _dc
 import io as _io
 import sys as _sys
@@ -213,13 +214,29 @@ class _Agent:
         kwargs = {k: self.decode(a) for k, a in req["kwargs"].items()}
         if req.get("method"):
             target = getattr(target, req["method"])
-        with _warnings.catch_warnings():
+        with _warnings.catch_warnings(), self.device_context([*args, *kwargs.values()]):
             _warnings.simplefilter("ignore")
             result = target(*args, **kwargs)
         rid = self.keep(result)
         self.calls[rid] = (args, kwargs)
         return {"status": "ok", "result_id": rid, "value": self.describe(result),
                 **self.after(rid)}
+
+    def device_context(self, values):
+        """What a call runs under: a device check's stand-in tensors among the arguments (or in
+        a network among them) carry the context that makes the tensors the student's code creates
+        on their device stand-ins too (``dgm.checks._core.StandIn``); otherwise nothing."""
+        for value in values:
+            items = list(value.values()) if isinstance(value, dict) else \
+                list(value) if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                tensors = [*item.parameters(), *item.buffers()] \
+                    if isinstance(item, _torch.nn.Module) else [item]
+                for t in tensors:
+                    enter = getattr(type(t), "__dgm_stand_in__", None)
+                    if isinstance(t, _torch.Tensor) and enter is not None:
+                        return enter()
+        return _contextlib.nullcontext()
 
     def after(self, rid):
         args, kwargs = self.calls[rid]

@@ -287,3 +287,246 @@ def set_parameters(layers: Iterable[_torch.nn.Module], seed: int) -> None:
             weight.copy_((_torch.rand(weight.shape, generator=g) * 2 - 1) * bound)
             if isinstance(getattr(layer, "bias", None), _torch.Tensor):
                 layer.bias.zero_()
+
+
+# ------------------------------------------------------------------------ devices -------------
+# The notebooks run on CUDA, Apple's MPS or the CPU, whichever is there; the checks run on the
+# CPU. A device check runs the student's function once more with its tensor arguments (and the
+# check's test networks) on another device, so that a tensor the function creates on the CPU
+# (torch.zeros(D), torch.randn(mu.shape), torch.linspace(0, 1, n)) fails here as it would on a
+# GPU. No GPU is needed:
+#
+# * first on the *meta* device (shapes and dtypes, no data), whose rules for mixing devices are a
+#   GPU's: a CPU tensor with dimensions may not meet it, a 0-dim CPU tensor (a constant) may;
+# * where meta tensors cannot run the function (``.item()``, ``float(x)``, an ``if`` on values,
+#   ``torch.distributions`` validating their arguments), on the *stand-in*: real CPU values that
+#   say they are on the meta device (:class:`StandIn`). While the function runs (under
+#   :class:`_StandInMode`), tensors it creates on ``x.device`` (``device=x.device``,
+#   ``.to(x.device)``) become stand-ins too, and an operation that meets a stand-in and a CPU
+#   tensor fails where the same operation on meta tensors fails.
+
+#: The device a device check puts the inputs on (see above).
+OTHER_DEVICE = _torch.device("meta")
+#: Said with every device check's hint.
+GLOBAL_DEVICE = ("Take the device from the inputs (x.device): the notebook's global "
+                 "`device` need not be theirs")
+
+#: Words of PyTorch's errors for tensors on two devices (a GPU gives the same ones).
+_DEVICE_ERRORS = ("same device", "expected device", "device type tensor to numpy",
+                  "indices should be either on")
+
+
+def mixes_devices(error: BaseException | str) -> bool:
+    """Whether an error (a check's failure, or PyTorch's) is about tensors on two devices."""
+    text = str(error).lower()
+    return any(words in text for words in _DEVICE_ERRORS)
+
+
+class StandIn(_torch.Tensor):
+    """A CPU tensor that says it lives on :data:`OTHER_DEVICE` (see the comment above)."""
+
+    @property
+    def device(self):  # noqa: D401 - a tensor's attribute
+        return OTHER_DEVICE
+
+    def __reduce_ex__(self, protocol):
+        # Sent to the student's kernel by the staff's grader: rebuilt there as a stand-in.
+        with _torch._C.DisableTorchFunctionSubclass():
+            plain = self.detach()
+        return (_rebuild_stand_in, (plain, self.requires_grad, bool(getattr(self, "_is_param",
+                                                                            False))))
+
+    @staticmethod
+    def __dgm_stand_in__():
+        """The context a call with stand-in arguments runs in (also in the student's kernel)."""
+        return _StandInMode()
+
+
+def _rebuild_stand_in(plain: _torch.Tensor, requires_grad: bool, is_param: bool) -> StandIn:
+    t = plain.as_subclass(StandIn).requires_grad_(requires_grad)
+    if is_param:
+        t._is_param = True
+    return t
+
+
+def _as_stand_in(value):
+    if not isinstance(value, _torch.Tensor) or isinstance(value, StandIn):
+        return value
+    if value.is_leaf and value.requires_grad:
+        return value.detach().as_subclass(StandIn).requires_grad_(True)
+    return value.as_subclass(StandIn)
+
+
+def _as_plain(value):
+    return value.as_subclass(_torch.Tensor) if isinstance(value, StandIn) else value
+
+
+def _names_other_device(value) -> bool:
+    if isinstance(value, _torch.device):
+        return value.type == OTHER_DEVICE.type
+    return isinstance(value, str) and value.split(":")[0] == OTHER_DEVICE.type
+
+
+def _to_cpu_if_other(value):
+    return _torch.device("cpu") if _names_other_device(value) else value
+
+
+def _meta_shadow(value):
+    if isinstance(value, StandIn):
+        return _torch.empty_strided(value.size(), value.stride(), dtype=value.dtype,
+                                    device=OTHER_DEVICE)
+    return value
+
+
+_TO_NUMPY = {_torch.Tensor.numpy, _torch.Tensor.__array__}
+_AUTOGRAD = {_torch.autograd.grad, _torch.autograd.backward, _torch.Tensor.backward}
+#: Getters whose result PyTorch leaves a plain tensor even for a subclass (``p.grad``).
+_UNWRAPPED = {_torch.Tensor.grad.__get__, _torch.Tensor._grad.__get__,
+              _torch.Tensor._base.__get__}
+
+
+def _target_device(func, args, kwargs):
+    """The device ``x.to(...)`` / ``x.cpu()`` moves to, or None."""
+    if func is _torch.Tensor.cpu:
+        return _torch.device("cpu")
+    if func is _torch.Tensor.to:
+        for a in (*args[1:], kwargs.get("device")):
+            if isinstance(a, (str, _torch.device)):
+                return _torch.device(a)
+    return None
+
+
+class _StandInMode(_torch.overrides.TorchFunctionMode):
+    """Runs a function on :class:`StandIn` tensors as if they were on another device."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        from torch.utils import _pytree
+
+        kwargs = kwargs or {}
+        leaves = _pytree.tree_leaves((args, kwargs))
+        stand_ins = [a for a in leaves if isinstance(a, StandIn)]
+        # Created on, or moved to, the other device: made on the CPU, returned as stand-ins.
+        devices = [a for a in leaves if isinstance(a, _torch.device)] + [kwargs.get("device")]
+        if func is _torch.Tensor.to:
+            devices += [a for a in args[1:] if isinstance(a, str)]
+        if any(_names_other_device(a) for a in devices):
+            args, kwargs = _pytree.tree_map(_to_cpu_if_other, (args, kwargs))
+            return _pytree.tree_map(_as_stand_in, func(*args, **kwargs))
+        if not stand_ins:
+            return func(*args, **kwargs)
+        plain = [a for a in leaves if isinstance(a, _torch.Tensor) and not isinstance(a, StandIn)]
+        if func in _TO_NUMPY:
+            raise TypeError(f"can't convert {OTHER_DEVICE.type} device type tensor to numpy. "
+                            "Use Tensor.cpu() to copy the tensor to host memory first.")
+        if func in _AUTOGRAD:
+            # A gradient given for an output on another device must be there too (or 0-dim).
+            if any(t.dim() > 0 for t in plain):
+                raise RuntimeError(f"invalid gradient - expected device {OTHER_DEVICE.type} "
+                                   "but got cpu")
+        elif plain:
+            # Decide as a GPU would: the same operation on meta tensors.
+            shadow_args, shadow_kwargs = _pytree.tree_map(_meta_shadow, (args, kwargs))
+            try:
+                func(*shadow_args, **shadow_kwargs)
+            except Exception as e:  # noqa: BLE001 - only a device error is the student's
+                if mixes_devices(e):
+                    raise RuntimeError(str(e)) from None
+        out = func(*args, **kwargs)
+        target = _target_device(func, args, kwargs)
+        if target is not None and target.type == "cpu":
+            return _pytree.tree_map(_as_plain, out)
+        if func in _UNWRAPPED:
+            return _as_stand_in(out)
+        return out
+
+
+def _moved(value, to_meta: bool, seen: dict):
+    """``value`` with its tensors (and the networks' parameters and buffers) on the meta device
+    (``to_meta``) or as stand-ins; networks are copied, never changed."""
+    import copy
+
+    if isinstance(value, _torch.Tensor):
+        if to_meta:
+            return value.detach().to(OTHER_DEVICE).requires_grad_(value.requires_grad)
+        return _rebuild_stand_in(value.detach().clone(), value.requires_grad, False)
+    if isinstance(value, _torch.nn.Module):
+        if id(value) not in seen:
+            net = copy.deepcopy(value)
+            if to_meta:
+                net.to(OTHER_DEVICE)
+            else:
+                for m in net.modules():
+                    for k, p in list(m._parameters.items()):
+                        if p is not None:
+                            m._parameters[k] = _torch.nn.Parameter(
+                                _rebuild_stand_in(p.detach().clone(), False, False),
+                                requires_grad=p.requires_grad)
+                    for k, b in list(m._buffers.items()):
+                        if b is not None:
+                            m._buffers[k] = _rebuild_stand_in(b.detach().clone(), False, False)
+            seen[id(value)] = net
+        return seen[id(value)]
+    if isinstance(value, (list, tuple)):
+        return type(value)(_moved(v, to_meta, seen) for v in value)
+    return value
+
+
+def _off_device(value) -> list[_torch.Tensor]:
+    """The tensors of a result that are not on the other device."""
+    if isinstance(value, _torch.Tensor):
+        return [] if value.device.type == OTHER_DEVICE.type else [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _off_device(v)]
+    return []
+
+
+def _runs_here(fn) -> bool:
+    """Whether ``fn`` runs in this process (a function or method, not the staff grader's handle
+    of code in the student's kernel, where the kernel enters the stand-in's mode itself)."""
+    return REMOTE is None or isinstance(fn, (types.FunctionType, types.MethodType))
+
+
+def on_another_device(what: str, fn: Callable, *args, hint: str, meta: bool = True,
+                      returns: bool = True):
+    """Call ``fn(*args)`` with the tensors and networks of ``args`` on another device than the
+    CPU (see the comment above): on meta tensors first (``meta=False`` skips them), on the
+    stand-in where meta tensors cannot run it. Fails, with ``hint`` on how to fix it, when the
+    function mixes devices or (``returns``) returns a tensor on the CPU; other errors are left
+    to the checks that run on the CPU. Returns the result (no values on meta tensors)."""
+    problem = ("creates a tensor on the CPU: with its inputs on another device (a GPU) it "
+               "fails")
+    hint = f"{hint}. {GLOBAL_DEVICE}"
+    if meta:
+        try:
+            out = call(what, fn, *_moved(args, True, {}))
+        except CheckFailed as e:
+            if mixes_devices(e):
+                raise CheckFailed(what, f"{problem} ({_device_error(e)})", hint) from None
+        else:
+            return _check_result(what, out, hint, returns)
+    try:
+        moved = _moved(args, False, {})
+        if _runs_here(fn):
+            with _StandInMode():
+                out = call(what, fn, *moved)
+        else:
+            out = call(what, fn, *moved)
+    except CheckFailed as e:
+        if mixes_devices(e):
+            raise CheckFailed(what, f"{problem} ({_device_error(e)})", hint) from None
+        return None          # it cannot run here at all: the CPU checks say why
+    return _check_result(what, out, hint, returns)
+
+
+def _device_error(error: CheckFailed) -> str:
+    text = error.problem
+    if text.startswith("raised "):
+        text = text[len("raised "):].rsplit(" (called with ", 1)[0]
+    return text
+
+
+def _check_result(what, out, hint, returns):
+    if returns and _off_device(out):
+        raise CheckFailed(what, "returns a tensor on the CPU when its inputs are on another "
+                                "device (a GPU)", hint)
+    return out
