@@ -22,7 +22,8 @@ from torch.distributions import Normal
 
 from dgm.checks import vae as visible
 from grader_tests import symbolic
-from grader_tests._core import (CheckFailed, backward, call, close, require_tensor,
+from grader_tests._core import (CheckFailed, backward, call, close, generator,
+                                on_another_device, require_tensor,
                                 with_globals)  # noqa: F401 - tests isolate functions with it
 
 LOG_2PI = math.log(2 * math.pi)
@@ -39,6 +40,12 @@ def ref_logpdf_bernoulli(x, p):
 
 def ref_sample_bernoulli(p):
     return torch.bernoulli(p).to(torch.float32)
+
+
+def formula_logpdf_diagonal_gaussian(z, mu, sigma_square):
+    """The reference as a formula (``torch.distributions`` validates its arguments, which meta
+    tensors cannot do): what ``elbo_loss`` sees in its device check."""
+    return -0.5 * (torch.log(2 * math.pi * sigma_square) + (z - mu) ** 2 / sigma_square).sum(-1)
 
 
 def decoder_values(dec, z):
@@ -104,7 +111,7 @@ def elbo_values(z, mu, var, x, p):
 
 
 def interpolation_ref(mu_a, mu_b, step):
-    alphas = torch.linspace(0, 1, round(1 / step) + 1).unsqueeze(1)
+    alphas = torch.linspace(0, 1, round(1 / step) + 1, device=mu_a.device).unsqueeze(1)
     return alphas * mu_a + (1 - alphas) * mu_b
 
 
@@ -219,6 +226,12 @@ def check_logpdf_diagonal_gaussian(fn, level: str = "visible"):
     var = var * torch.tensor([1e-3, 1.0, 50.0, 1e2], dtype=torch.float64)
     visible.diagnose_gaussian(what, require_tensor(what, call(what, fn, z, mu, var)), z,
                               gaussian_values(z, mu, var))
+    # Inputs on another device than the CPU (a GPU): a constant made as a tensor on the CPU
+    # (torch.tensor([2 * pi])) fails there.
+    on_another_device(what, fn, *visible.gaussian_inputs(6, 4, 3),
+                      hint="write constants as Python numbers (math.log(2 * math.pi)) and "
+                           "compute with z, mu and sigma_square; a tensor you create needs "
+                           "device=z.device")
 
 
 def check_logpdf_bernoulli(fn, level: str = "visible"):
@@ -237,8 +250,7 @@ def check_logpdf_bernoulli(fn, level: str = "visible"):
     if not bool(torch.isfinite(out).all()):
         raise CheckFailed(what, f"returned {out.tolist()} when p is exactly 0 or 1 where the "
                                 "pixel agrees (0 * log 0 = nan)",
-                          "make it numerically safe: clamp p to [eps, 1 - eps] (e.g. eps = 1e-7) "
-                          "or use torch.xlogy")
+                          "make it numerically safe: " + visible.SATURATED_BERNOULLI)
     if not close(out, ref_logpdf_bernoulli(x, p), atol=1e-3):
         raise CheckFailed(what, "is wrong when p is exactly 0 or 1",
                           "with p clamped to [eps, 1 - eps] the agreeing pixels add about 0")
@@ -246,9 +258,13 @@ def check_logpdf_bernoulli(fn, level: str = "visible"):
     out = require_tensor(what, call(what, fn, torch.tensor([[1.0, 0.0]]),
                                     torch.tensor([[0.0, 0.5]])), (1,))
     if torch.isnan(out).any() or float(out[0]) > -10:
-        raise CheckFailed(what, f"gives {float(out[0])} for x = 1 at p = 0",
-                          "that pixel is (almost) impossible: the result must be a large "
-                          "negative number or -inf, never NaN")
+        raise CheckFailed(what, f"gives {float(out[0])} for x = 1 at p = 0, which must be "
+                                "<= -10 (or -inf), never NaN",
+                          visible.SATURATED_BERNOULLI)
+    # Inputs on another device than the CPU (a GPU): torch.ones(p.shape) - p fails there.
+    on_another_device(what, fn, *visible.bernoulli_inputs(3, 4, 6),
+                      hint="compute with x and p themselves (1 - p, not torch.ones(p.shape) - p); "
+                           "a tensor you create needs device=p.device")
 
 
 # ------------------------------------------------------------------------ samplers ------------
@@ -286,6 +302,11 @@ def check_sample_diagonal_gaussian(fn, level: str = "visible"):
     if not close(grad_var.grad, expected, atol=1e-4):
         raise CheckFailed(what, "the gradient with respect to sigma_square is wrong",
                           "scale standard normal noise by sqrt(sigma_square)")
+    # Inputs on another device than the CPU (a GPU): noise drawn by torch.randn(mu.shape) is on
+    # the CPU and fails there.
+    on_another_device(what, fn, torch.zeros(4, 3), torch.ones(4, 3),
+                      hint="draw the noise with torch.randn_like(mu), which follows mu's device "
+                           "and dtype (torch.randn(mu.shape) is always on the CPU)")
 
 
 def check_sample_bernoulli(fn, level: str = "visible"):
@@ -317,6 +338,17 @@ def check_sample_bernoulli(fn, level: str = "visible"):
         if not bool((out == value).all()):
             raise CheckFailed(what, f"p = {value} does not give x = {value}",
                               "compare a uniform draw in [0, 1) with p: u < p")
+    # float32 whatever the dtype of p.
+    p64 = torch.rand(3, 10, generator=generator(1), dtype=torch.float64)
+    x64 = require_tensor(what, call(what, fn, p64), (3, 10), "return one 0/1 value per pixel")
+    if x64.dtype != torch.float32:
+        raise CheckFailed(what, f"returned dtype {x64.dtype} for float64 probabilities",
+                          "always return float32 0/1 values, whatever the dtype of p: "
+                          "torch.bernoulli(p).float() (or .to(torch.float32))")
+    # Inputs on another device than the CPU (a GPU): torch.rand(p.shape) is on the CPU.
+    on_another_device(what, fn, torch.full((3, 4), 0.5),
+                      hint="draw with torch.bernoulli(p), or compare torch.rand_like(p) < p "
+                           "(torch.rand(p.shape) is always on the CPU)")
 
 
 # ------------------------------------------------------------------------ ELBO ----------------
@@ -337,6 +369,14 @@ def check_elbo_loss(fn, level: str = "visible"):
         for name, t in zip(("mu", "sigma_square", "p"), inputs):
             if t.grad is None or not bool(torch.isfinite(t.grad).all()):
                 raise CheckFailed(what, f"no gradient reaches {name}", hint)
+    # Inputs on another device than the CPU (a GPU): a prior made by torch.zeros(D) or
+    # torch.FloatTensor([0] * D) is on the CPU and fails there.
+    iso = with_globals(fn, logpdf_diagonal_gaussian=formula_logpdf_diagonal_gaussian,
+                       logpdf_bernoulli=ref_logpdf_bernoulli)
+    on_another_device(what, iso, *visible.elbo_inputs(3, 5, 2, 12),
+                      hint="make the prior's parameters on the inputs' device: "
+                           "torch.zeros_like(sampled_z) and torch.ones_like(sampled_z) (or "
+                           "torch.zeros(D, device=sampled_z.device))")
 
 
 # ------------------------------------------------------------------------ figure functions ----
@@ -350,10 +390,18 @@ def check_sample_data_space(fn, level: str = "visible"):
     if not (close(z.mean(0), torch.zeros(2), atol=0.1) and close(z.std(0), torch.ones(2),
                                                                   atol=0.1)):
         raise CheckFailed(what, f"the z have mean {z.mean(0).tolist()} and std "
-                                f"{z.std(0).tolist()}", "draw z from the prior: torch.randn")
+                                f"{z.std(0).tolist()}",
+                          "draw z from the prior: torch.randn(n_samples, latent_dimension, "
+                          "device=next(decoder.parameters()).device)")
     if abs(float(x.float().mean() - p.mean())) > 0.01 or bool((x == (p > 0.5).float()).all()):
         raise CheckFailed(what, "x does not look sampled from p",
                           "use sample_bernoulli(p), not a threshold")
+    # A decoder on another device than the CPU (a GPU): codes drawn by torch.randn(n, 2) are
+    # on the CPU and fail there.
+    on_another_device(what, with_globals(fn, sample_bernoulli=ref_sample_bernoulli),
+                      visible._RecordingDecoder(), 6, 2,
+                      hint="draw z on the decoder's device: torch.randn(n_samples, "
+                           "latent_dimension, device=next(decoder.parameters()).device)")
 
 
 def check_encode_means(fn, level: str = "visible"):
@@ -377,3 +425,8 @@ def check_interpolation_path(fn, level: str = "visible"):
     for step, dim in [(0.1, 2), (0.25, 5), (0.5, 1)]:
         ref = interpolation_ref(*visible.interpolation_inputs(step, dim), step)
         visible.diagnose_interpolation(what, fn, step, dim, ref)
+    # Codes on another device than the CPU (a GPU): torch.linspace(0, 1, n) is on the CPU.
+    mu_a, mu_b = visible.interpolation_inputs(0.25, 3)
+    on_another_device(what, fn, mu_a, mu_b, 0.25,
+                      hint="make the alphas on the codes' device: torch.linspace(0, 1, k + 1, "
+                           "device=mu_a.device)")

@@ -4,6 +4,7 @@ implementations fail with a message that names the mistake."""
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import sympy as sp
@@ -439,3 +440,137 @@ def test_a_warning_from_correct_code_costs_nothing(vae_reference):
         warnings.simplefilter("always")
         checks.check_logpdf_bernoulli(noisy, level="hidden")
     assert [str(w.message) for w in caught] == []
+
+
+# ------------------------------------------------------------------------ devices -------------
+# The notebooks run on a GPU where there is one; the hidden checks run each function once more
+# with its inputs on another device (meta tensors, or the stand-in where meta cannot run it), so
+# that tensors created on the CPU fail here as they would there.
+ON_THE_CPU = "creates a tensor on the CPU|returns a tensor on the CPU"
+
+
+def gauss_cpu_constant(z, mu, sigma_square):
+    log_2pi = torch.log(torch.tensor([2 * math.pi]))         # shape [1], on the CPU
+    return -0.5 * (log_2pi + torch.log(sigma_square) + (z - mu) ** 2 / sigma_square).sum(-1)
+
+
+def gauss_distributions(z, mu, sigma_square):
+    return torch.distributions.Normal(mu, sigma_square.sqrt()).log_prob(z).sum(-1)
+
+
+def gauss_multivariate(z, mu, sigma_square):
+    mu, sigma_square = torch.broadcast_tensors(mu, sigma_square)
+    return torch.distributions.MultivariateNormal(mu, torch.diag_embed(sigma_square)).log_prob(z)
+
+
+def bern_cpu_ones(x, p):                       # a real student's, made numerically safe
+    p = p.clamp(1e-7, 1 - 1e-7)
+    return (torch.mul(torch.log(p), x)
+            + torch.mul(torch.log(torch.ones(p.size()) - p), torch.ones(x.size()) - x)).sum(-1)
+
+
+def bern_eps_too_large(x, p):
+    p = p.clamp(1e-4, 1 - 1e-4)
+    return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
+
+
+def bern_distribution(x, p):
+    return torch.distributions.Bernoulli(probs=p.clamp(1e-7, 1 - 1e-7)).log_prob(x).sum(-1)
+
+
+def gauss_sample_cpu_noise(mu, sigma_square):
+    return mu + torch.sqrt(sigma_square) * torch.randn(mu.shape)
+
+
+def gauss_sample_cpu_normal(mu, sigma_square):             # a real student's
+    return mu + torch.sqrt(sigma_square) * torch.normal(mean=0, std=1, size=sigma_square.shape)
+
+
+def bern_cpu_uniform(p):
+    return (torch.rand(p.shape) < p).float()
+
+
+def bern_keeps_dtype(p):                                   # six real students' samplers
+    return torch.bernoulli(p)
+
+
+def bern_distribution_sample(p):                           # a real student's
+    return torch.distributions.bernoulli.Bernoulli(probs=p).sample().float()
+
+
+def elbo_cpu_prior(sampled_z, mu, sigma_square, x, p):
+    d = sampled_z.shape[-1]
+    log_p_z = logpdf_diagonal_gaussian(sampled_z, torch.zeros(d), torch.ones(d))
+    return (logpdf_bernoulli(x, p) + log_p_z
+            - logpdf_diagonal_gaussian(sampled_z, mu, sigma_square)).mean()
+
+
+def elbo_float_tensor_prior(sampled_z, mu, sigma_square, x, p):  # real students' prior
+    d = sampled_z.shape[-1]
+    z_mu = torch.FloatTensor([0] * d).repeat(sampled_z.shape[0], 1)
+    z_sigma = torch.FloatTensor([1] * d).repeat(sampled_z.shape[0], 1)
+    return (logpdf_bernoulli(x, p) + logpdf_diagonal_gaussian(sampled_z, z_mu, z_sigma)
+            - logpdf_diagonal_gaussian(sampled_z, mu, sigma_square)).mean()
+
+
+def data_space_cpu_codes(decoder, n_samples=10, latent_dimension=2):
+    with torch.no_grad():
+        p = decoder(torch.randn(n_samples, latent_dimension))
+    return p, torch.bernoulli(p)
+
+
+device = torch.device("cpu")          # a notebook's global device, as pick_device() gives here
+
+
+def data_space_global_device(decoder, n_samples=10, latent_dimension=2):
+    with torch.no_grad():
+        p = decoder(torch.randn(n_samples, latent_dimension, device=device))
+    return p, torch.bernoulli(p)
+
+
+def interp_cpu_alphas(mu_a, mu_b, step=0.1):
+    alpha = torch.linspace(0, 1, round(1 / step) + 1).unsqueeze(1)
+    return alpha * mu_a + (1 - alpha) * mu_b
+
+
+@pytest.mark.parametrize("check,mutant,fix", [
+    (checks.check_logpdf_diagonal_gaussian, gauss_cpu_constant, "Python numbers"),
+    (checks.check_logpdf_bernoulli, bern_cpu_ones, "1 - p, not torch.ones"),
+    (checks.check_sample_diagonal_gaussian, gauss_sample_cpu_noise, "torch.randn_like\\(mu\\)"),
+    (checks.check_sample_diagonal_gaussian, gauss_sample_cpu_normal, "torch.randn_like\\(mu\\)"),
+    (checks.check_sample_bernoulli, bern_cpu_uniform, "torch.rand_like\\(p\\)"),
+    (checks.check_elbo_loss, elbo_cpu_prior, "torch.zeros_like\\(sampled_z\\)"),
+    (checks.check_elbo_loss, elbo_float_tensor_prior, "torch.zeros_like\\(sampled_z\\)"),
+    (checks.check_sample_data_space, data_space_cpu_codes, "next\\(decoder.parameters"),
+    (checks.check_sample_data_space, data_space_global_device, "global `device`"),
+    (checks.check_interpolation_path, interp_cpu_alphas, "device=mu_a.device"),
+])
+def test_tensors_made_on_the_cpu_fail_hidden_only(check, mutant, fix):
+    check(mutant, level="visible")
+    error = fails(check, mutant, ON_THE_CPU)
+    assert re.search(fix, error.hint), error.hint
+
+
+@pytest.mark.parametrize("check,code", [
+    (checks.check_logpdf_diagonal_gaussian, gauss_distributions),
+    (checks.check_logpdf_diagonal_gaussian, gauss_multivariate),
+    (checks.check_logpdf_bernoulli, bern_distribution),
+    (checks.check_sample_bernoulli, bern_distribution_sample),
+])
+def test_torch_distributions_pass_on_the_stand_in(check, code):
+    """Distributions validate their arguments (which meta tensors cannot): the stand-in runs
+    them."""
+    check(code, level="hidden")
+
+
+def test_sampler_returns_float32_for_float64_probabilities():
+    bern_keeps_dtype(torch.rand(2, 2))                   # float32 in, float32 out: visible passes
+    checks.check_sample_bernoulli(bern_keeps_dtype, level="visible")
+    error = fails(checks.check_sample_bernoulli, bern_keeps_dtype, "float64 probabilities")
+    assert "torch.bernoulli(p).float()" in error.hint
+
+
+def test_bernoulli_clamped_at_1e_4_is_told_the_threshold():
+    error = fails(checks.check_logpdf_bernoulli, bern_eps_too_large, "must be <= -10")
+    assert "eps <= 1e-5" in error.hint and "1e-7" in error.hint
+

@@ -162,6 +162,12 @@ def check_logpdf_diagonal_gaussian(fn):
 
 BERNOULLI_VISIBLE = (0, 4, 20)           # seed, batch, dim
 
+#: What "numerically safe" means for the Bernoulli log-likelihood (graded by the hidden checks).
+SATURATED_BERNOULLI = ("where p is exactly 0 or 1 the result must stay finite for pixels that "
+                       "agree, and at p = 0 the log-probability of a 1 must be <= -10 (or -inf), "
+                       "never NaN: clamp p to [eps, 1 - eps] with eps <= 1e-5 (e.g. 1e-7; "
+                       "log(1e-4) = -9.2 is not low enough), or use torch.xlogy")
+
 BERNOULLI_MISTAKES = {
     "mean_over_pixels": ("you averaged over pixels", "sum over pixels instead"),
     "negated": ("the sign is flipped (that is the binary cross-entropy)",
@@ -196,9 +202,14 @@ def diagnose_bernoulli(what, out, x, values):
 
 
 def check_logpdf_bernoulli(fn):
+    """The contract on probabilities in [0.05, 0.95]. Grading also checks that the function is
+    numerically safe (see :data:`SATURATED_BERNOULLI`)."""
     what = "logpdf_bernoulli"
     x, p = bernoulli_inputs(*BERNOULLI_VISIBLE)
     out = require_tensor(what, call(what, fn, x, p))
+    if not bool(torch.isfinite(out).all()):
+        raise CheckFailed(what, f"returned {out.tolist()}: not finite for probabilities in "
+                                "[0.05, 0.95]", "make it numerically safe: " + SATURATED_BERNOULLI)
     diagnose_bernoulli(what, out, x, expected(NOTEBOOK, "logpdf_bernoulli"))
 
 
@@ -235,8 +246,9 @@ def check_sample_bernoulli(fn):
     p = torch.rand(3, 10, generator=generator(0))
     x = require_tensor(what, call(what, fn, p), (3, 10), "return one 0/1 value per pixel")
     if x.dtype != torch.float32:
-        raise CheckFailed(what, f"returned dtype {x.dtype}", "return float32 0/1 values "
-                          "(e.g. torch.bernoulli(p), or .float() on a boolean tensor)")
+        raise CheckFailed(what, f"returned dtype {x.dtype}", "return float32 0/1 values, "
+                          "whatever the dtype of p (e.g. torch.bernoulli(p).float(), or .float() "
+                          "on a boolean tensor)")
     if not bool(((x == 0) | (x == 1)).all()):
         raise CheckFailed(what, "returned values other than 0 and 1",
                           "sample binary pixels, not probabilities")
@@ -251,8 +263,8 @@ ELBO_MISTAKES = {
     "negated": ("the sign is flipped: this is the loss, not the ELBO",
                 "return the ELBO itself; the training loop maximises it"),
     "no_prior": ("the prior term log p(z) is missing",
-                 "add log N(z; 0, I), e.g. logpdf_diagonal_gaussian(z, torch.zeros(D), "
-                 "torch.ones(D))"),
+                 "add log N(z; 0, I), e.g. logpdf_diagonal_gaussian(sampled_z, "
+                 "torch.zeros_like(sampled_z), torch.ones_like(sampled_z))"),
     "no_entropy": ("the entropy term -log q(z|x) is missing",
                    "subtract logpdf_diagonal_gaussian(z, mu, sigma_square)"),
     "closed_form_kl": ("you used the closed-form KL (Eq. 1)",
@@ -403,8 +415,7 @@ def diagnose_interpolation(what, fn, step, dim, ref):
     k = round(1 / step)
     out = require_tensor(what, call(what, fn, mu_a, mu_b, step), (k + 1, dim),
                          f"alpha runs from 0 to 1 inclusive in steps of {step}: "
-                         f"{k + 1} rows (torch.linspace(0, 1, {k + 1}) or "
-                         "torch.arange with the end point included)")
+                         f"{k + 1} rows (torch.linspace(0, 1, {k + 1}, device=mu_a.device))")
     if close(out, ref.flip(0), atol=1e-5):
         raise CheckFailed(what, "rows run from mu_a to mu_b",
                           "row k uses alpha = k * step with z = alpha*mu_a + (1-alpha)*mu_b, "
