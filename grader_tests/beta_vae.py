@@ -13,7 +13,8 @@ import torch
 
 from dgm.checks import beta_vae as visible
 from grader_tests import symbolic
-from grader_tests._core import CheckFailed, backward, call, close, require_tensor
+from grader_tests._core import (CheckFailed, backward, call, close, on_another_device,
+                                require_tensor)
 
 
 def ref_kl_diagonal_gaussian(mu, sigma_square):
@@ -125,6 +126,11 @@ def check_kl_diagonal_gaussian(fn, level: str = "visible"):
     out = call(what, fn, torch.zeros(3, 4), torch.ones(3, 4))
     if not close(out, torch.zeros(3)):
         raise CheckFailed(what, "is not 0 when q is the prior", "KL(p || p) = 0")
+    # Inputs on another device than the CPU (a GPU): torch.ones(mu.shape) is on the CPU.
+    on_another_device(what, fn, *visible.gaussian_inputs(4, 3, 2),
+                      hint="write constants as Python numbers (sigma_square + mu ** 2 - 1 - "
+                           "log sigma_square), or make tensors with torch.ones_like(mu); a tensor "
+                           "you create needs device=mu.device")
 
 
 def check_beta_vae_loss(fn, level: str = "visible"):
@@ -163,3 +169,8 @@ def check_log_aggregate_posterior(fn, level: str = "visible"):
     if not close(out, ref_log_aggregate_posterior(z, mu, var), atol=1e-3, rtol=1e-5):
         raise CheckFailed(what, "is inaccurate far from the components",
                           "use torch.logsumexp")
+    # Inputs on another device than the CPU (a GPU): log N made as torch.log(torch.Tensor([N]))
+    # is on the CPU.
+    on_another_device(what, fn, *visible.aggregate_inputs(4, 5, 3, 2),
+                      hint="write log N as a Python number (math.log(mu.shape[0])); a tensor you "
+                           "create needs device=z.device")

@@ -13,7 +13,8 @@ import torch
 
 from dgm.checks import echo as visible
 from grader_tests import symbolic
-from grader_tests._core import CheckFailed, backward, call, close, generator, require_tensor
+from grader_tests._core import (CheckFailed, backward, call, close, generator,
+                                on_another_device, require_tensor)
 
 
 def series_pair(m, s, d_max):
@@ -119,6 +120,13 @@ def check_echo_sample(fn, level: str = "visible"):
                                 f"{a ** 2 / (1 - sv ** 2):.2f}",
                           "draw every echo x_k independently (a new random index per term and "
                           "per example)")
+    # Inputs on another device than the CPU (a GPU): a product started as torch.ones(B, D) is
+    # on the CPU.
+    g = generator(8)
+    on_another_device(what, fn, torch.randn(5, 3, generator=g),
+                      torch.rand(5, 3, generator=g) * 0.5, 6,
+                      hint="make helper tensors on the inputs' device: torch.ones_like(s_x), "
+                           "torch.randint(..., device=m_x.device)")
 
 
 def check_echo_rate(fn, level: str = "visible"):

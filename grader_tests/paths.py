@@ -16,7 +16,8 @@ import torch
 from dgm.checks import paths as visible
 from dgm.checks.paths import BumpG, LinearG  # noqa: F401 - the test generators
 from grader_tests import symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
-from grader_tests._core import CheckFailed, call, close, require_tensor, with_globals
+from grader_tests._core import (CheckFailed, call, close, on_another_device, require_tensor,
+                                with_globals)
 
 
 # ------------------------------------------------------------------------ references ----------
@@ -79,6 +80,13 @@ def check_path_energy(fn, level: str = "visible"):
         if abs(swapped - value) > 1e-9 * abs(value):
             raise CheckFailed(what, "is not symmetric in x_A and x_B",
                               "f(z) = ||G(z) - x_A||^2 + ||G(z) - x_B||^2")
+        # The generator and the path on another device than the CPU (a GPU): a sum started as
+        # torch.zeros(1) is on the CPU.
+        g, x_a, x_b = visible.energy_setup()
+        on_another_device(what, fn, g, visible.curved_path(visible.COARSE), x_a, x_b,
+                          hint="compute with torch operations on Z and the generator's images; "
+                               "start a sum from 0 (a Python number), not torch.zeros(1); a "
+                               "tensor you create needs device=Z.device")
 
 
 # ------------------------------------------------------------------------ find path -----------
@@ -89,3 +97,9 @@ def check_find_path(fn, level: str = "visible"):
     if level == "hidden":
         Z2 = call(what, fn, g, z_a.clone(), z_b.clone(), x_a, x_b, 5, 50, 0.02)
         require_tensor(what, Z2, (5, 2), "n_points sets the number of points")
+        # The generator and the codes on another device than the CPU (a GPU): a straight line
+        # made from torch.linspace(0, 1, n) is on the CPU. (On the stand-in only: resampling
+        # reads values, float(length), which meta tensors do not hold.)
+        on_another_device(what, fn, g, z_a, z_b, x_a, x_b, 6, 20, 0.02, meta=False,
+                          hint="make the straight line, and any resampling, on the codes' "
+                               "device: torch.linspace(0, 1, n_points, device=z_A.device)")

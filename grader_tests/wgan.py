@@ -16,7 +16,7 @@ import torch
 from dgm.checks import wgan as visible
 from dgm.checks.wgan import RecordingCritic
 from grader_tests import symbolic  # noqa: F401 - test cells call checks.symbolic
-from grader_tests._core import CheckFailed, backward, call, close, generator
+from grader_tests._core import CheckFailed, backward, call, close, generator, on_another_device
 
 
 # ------------------------------------------------------------------------ references ----------
@@ -147,10 +147,18 @@ def check_gradient_penalty(fn, level: str = "visible"):
     if abs(float(eps.mean()) - 0.5) > 0.03 or abs(float(eps.var()) - 1 / 12) > 0.01:
         raise CheckFailed(what, f"eps has mean {float(eps.mean()):.3f} and variance "
                                 f"{float(eps.var()):.3f}; U[0, 1] has 0.5 and 1/12",
-                          "draw eps with torch.rand (uniform), not torch.randn")
+                          "draw eps uniformly, torch.rand(len(real), 1, 1, 1, "
+                          "device=real.device), not with torch.randn")
     if not bool(real.requires_grad is False and fake.requires_grad is False):
         raise CheckFailed(what, "changed requires_grad of its inputs",
                           "leave real and fake unchanged; set requires_grad on x_hat")
+    # The critic and the batches on another device than the CPU (a GPU): eps drawn by
+    # torch.rand(batch, 1, 1, 1), or grad_outputs=torch.ones(scores.shape), is on the CPU.
+    real, fake = (torch.rand(6, 1, 2, 2, generator=generator(seed)) for seed in (3, 4))
+    on_another_device(what, fn, recording_critic(), real, fake, 10.0,
+                      hint="draw eps on the batch's device: torch.rand(len(real), 1, 1, 1, "
+                           "device=real.device), and differentiate critic(x_hat).sum() (or pass "
+                           "grad_outputs=torch.ones_like(scores))")
 
 
 def check_critic_loss(fn, level: str = "visible"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import sympy as sp
@@ -115,3 +116,22 @@ def test_written_answers_accept_the_right_forms():
 def test_written_answers_reject_common_mistakes(check, answer):
     with pytest.raises(CheckFailed, match="not equivalent"):
         check(answer)
+
+
+# ------------------------------------------------------------------------ devices -------------
+def kl_cpu_ones(mu, sigma_square):
+    return 0.5 * (sigma_square + mu ** 2 - torch.ones(mu.shape) - torch.log(sigma_square)).sum(-1)
+
+
+def agg_cpu_log_n(z, mu, v):                    # torch.distributions: checked on the stand-in
+    return torch.logsumexp(_log_q(z, mu, v), 1) - torch.log(torch.Tensor([mu.shape[0]]))
+
+
+@pytest.mark.parametrize("check,mutant,fix", [
+    (checks.check_kl_diagonal_gaussian, kl_cpu_ones, "torch.ones_like\\(mu\\)"),
+    (checks.check_log_aggregate_posterior, agg_cpu_log_n, "math.log\\(mu.shape\\[0\\]\\)"),
+])
+def test_tensors_made_on_the_cpu_fail_hidden_only(check, mutant, fix):
+    check(mutant, level="visible")
+    error = fails(check, mutant, "creates a tensor on the CPU")
+    assert re.search(fix, error.hint), error.hint

@@ -105,3 +105,23 @@ def test_written_answers():
                          (checks.check_linear_rate, sp.log(s))]:            # the sign-less rate
         with pytest.raises(CheckFailed, match="not equivalent"):
             check(wrong)
+
+
+# ------------------------------------------------------------------------ devices -------------
+def echo_cpu_ones(m_x, s_x, d_max):             # the products started on the CPU
+    index = _others(m_x.shape[0], d_max)
+    m_k, s_k = m_x[index], s_x[index]
+    ones = torch.ones(m_x.shape[0], 1, m_x.shape[1])
+    return (torch.cumprod(torch.cat([ones, s_k[:, :-1]], 1), 1) * m_k).sum(1)
+
+
+def test_products_started_on_the_cpu_fail_hidden_only():
+    checks.check_echo_sample(echo_cpu_ones, level="visible")
+    error = fails(checks.check_echo_sample, echo_cpu_ones, "creates a tensor on the CPU")
+    assert "torch.ones_like(s_x)" in error.hint
+
+
+def test_random_indices_on_the_cpu_pass():
+    """Indexing a GPU tensor with CPU indices works there: so it does here."""
+    checks.check_echo_sample(lambda m_x, s_x, d_max: _series(m_x, s_x, _others(len(m_x), d_max)),
+                             level="hidden")

@@ -151,3 +151,63 @@ def find_variant(paths_reference, kind):
 ])
 def test_find_path_mutants_fail(paths_reference, kind, match):
     fails(checks.check_find_path, find_variant(paths_reference, kind), match, level="visible")
+
+
+# ------------------------------------------------------------------------ devices -------------
+def test_lengths_gathered_on_the_cpu_fail_hidden_only():
+    def path_energy(generator, Z, x_A, x_B):
+        images = generator(Z).flatten(1)
+        f = ((images - x_A.flatten()) ** 2).sum(1) + ((images - x_B.flatten()) ** 2).sum(1)
+        seg = torch.zeros(len(Z) - 1, dtype=Z.dtype)          # on the CPU
+        for k in range(len(Z) - 1):
+            seg[k] = torch.linalg.norm(Z[k + 1] - Z[k])
+        return (0.5 * (f[1:] + f[:-1]) * seg).sum()
+
+    checks.check_path_energy(path_energy, level="visible")
+    error = fails(checks.check_path_energy, path_energy, "creates a tensor on the CPU")
+    assert "device=Z.device" in error.hint
+
+
+def resample_on_the_cpu(Z, n):
+    """The reference's resampling with its tensors made on the CPU."""
+    seg = torch.linalg.norm(Z[1:] - Z[:-1], dim=1)
+    cum = torch.cat([torch.zeros(1, dtype=Z.dtype), torch.cumsum(seg, 0)])
+    targets = torch.linspace(0, float(cum[-1]), n, dtype=Z.dtype)
+    idx = torch.searchsorted(cum, targets).clamp(1, len(Z) - 1)
+    left, right = cum[idx - 1], cum[idx]
+    w = ((targets - left) / (right - left).clamp_min(1e-12)).unsqueeze(1)
+    out = Z[idx - 1] + w * (Z[idx] - Z[idx - 1])
+    out[0], out[-1] = Z[0], Z[-1]
+    return out
+
+
+def find_path_on(line_device, resample):
+    """The reference's optimiser; ``line_device(z_A)`` is where the straight line is made."""
+    def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
+        t = torch.linspace(0, 1, n_points, dtype=z_A.dtype, device=line_device(z_A))
+        interior = (z_A + t.unsqueeze(1) * (z_B - z_A))[1:-1].clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([interior], lr=lr)
+        for step in range(1, steps + 1):
+            path = torch.cat([z_A[None], interior, z_B[None]])
+            (interior.grad,) = torch.autograd.grad(path_energy(generator, path, x_A, x_B),  # noqa: F821
+                                                   [interior])
+            optimizer.step()
+            if step % 10 == 0 or step == steps:
+                with torch.no_grad():
+                    path = torch.cat([z_A[None], interior, z_B[None]])
+                    interior.copy_(resample(path, n_points)[1:-1])
+        return torch.cat([z_A[None], interior.detach(), z_B[None]])
+    return find_path
+
+
+@pytest.mark.parametrize("where", ["line", "resampling"])
+def test_paths_made_on_the_cpu_fail_hidden_only(paths_reference, where):
+    """Checked on the stand-in (resampling reads float(length), which meta tensors lack)."""
+    on_the_cpu = lambda z: "cpu"                                       # noqa: E731
+    own = lambda z: z.device                                           # noqa: E731
+    mutant = find_path_on(on_the_cpu, paths_reference["resample_evenly"]) if where == "line" \
+        else find_path_on(own, resample_on_the_cpu)
+    checks.check_find_path(mutant, level="visible")
+    error = fails(checks.check_find_path, mutant, "creates a tensor on the CPU")
+    assert "device=z_A.device" in error.hint
+    checks.check_find_path(find_path_on(own, paths_reference["resample_evenly"]), level="hidden")

@@ -115,3 +115,23 @@ def test_written_answers():
             check(wrong)
     with pytest.raises(CheckFailed, match="contains symbols"):
         checks.check_w1_12(sp.Symbol("x"))
+
+
+# ------------------------------------------------------------------------ devices -------------
+def gp_cpu_grad_outputs(critic, real, fake, lambda_gp=10.0):
+    eps = torch.rand(len(real), 1, 1, 1, device=real.device)
+    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    scores = critic(x_hat)
+    (grad,) = torch.autograd.grad(scores, x_hat, grad_outputs=torch.ones(scores.shape),
+                                  create_graph=True)
+    return lambda_gp * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+@pytest.mark.parametrize("mutant", [
+    gp,                       # eps = torch.rand(batch, 1, 1, 1): on the CPU
+    gp_cpu_grad_outputs,
+])
+def test_tensors_made_on_the_cpu_fail_hidden_only(mutant):
+    checks.check_gradient_penalty(mutant, level="visible")
+    error = fails(checks.check_gradient_penalty, mutant, "creates a tensor on the CPU")
+    assert "device=real.device" in error.hint

@@ -81,10 +81,12 @@ def penalty_point(what, critic, real, fake):
     eps = per_pixel[:, 0]
     if float(eps.min()) < -1e-5 or float(eps.max()) > 1 + 1e-5:
         raise CheckFailed(what, "x_hat is not between the real and the fake sample",
-                          "eps ~ U[0, 1] (torch.rand), x_hat = eps * real + (1 - eps) * fake")
+                          "eps ~ U[0, 1] (torch.rand(len(real), 1, 1, 1, device=real.device)), "
+                          "x_hat = eps * real + (1 - eps) * fake")
     if float(eps.std()) < 1e-3:
         raise CheckFailed(what, "uses the same eps for the whole batch",
-                          "draw one eps per sample: torch.rand(batch, 1, 1, 1)")
+                          "draw one eps per sample: torch.rand(len(real), 1, 1, 1, "
+                          "device=real.device)")
     return x_hat
 
 
