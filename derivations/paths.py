@@ -45,9 +45,10 @@ def straight_line_energy():
     return {"exact": sp.simplify(exact), "trapezoid": L * (fa + fb) / 2}
 
 
-def triangle_bound():
-    """(e) ‖g − a‖² + ‖g − b‖² ≥ ½‖a − b‖² for all g (1-D suffices, coordinatewise): the
-    difference is 2(g − (a+b)/2)² ≥ 0."""
+def square_bound():
+    """(e) ‖g − a‖² + ‖g − b‖² ≥ ½‖a − b‖² for all g, by completing the square (not the triangle
+    inequality): the difference is 2‖g − (a+b)/2‖² ≥ 0. One coordinate suffices, since both
+    sides are sums over coordinates."""
     g, a, b = sp.symbols("g a b", real=True)
     return {"gap": sp.factor(sp.expand((g - a) ** 2 + (g - b) ** 2 - (a - b) ** 2 / 2)),
             "expected": 2 * (g - (a + b) / 2) ** 2}

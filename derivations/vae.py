@@ -89,6 +89,28 @@ def single_sample_kl_variance():
     return {"bias": sp.simplify(mean - kl_closed_form_1d(m, s, 0, 1)), "variance": var}
 
 
+def whole_estimator_variances():
+    """(e) The variance of the *whole* one-sample ELBO estimate in the linear-Gaussian model,
+    z ~ q = N(m, s):
+
+    * Eq. 1: log p(x|z) − KL(q ‖ p(z)), the KL in closed form, only the reconstruction sampled;
+    * Eq. 2: log p(x|z) + log p(z) − log q(z), everything sampled.
+
+    Neither is always smaller: at q = p(z|x) = N(x/2, 1/2) the Eq. 2 estimate is log p(x) for
+    every z (variance 0) while Eq. 1's is not; at q = p(z) = N(0, 1) Eq. 1 has the smaller one.
+    """
+    log_lik = normal_logpdf(x, z, 1)
+    eq1 = log_lik - kl_closed_form_1d(m, s, 0, 1)
+    eq2 = log_lik + normal_logpdf(z, 0, 1) - normal_logpdf(z, m, s)
+
+    def variance(est):
+        mean = _expect_q(est)
+        return sp.simplify(_expect_q(sp.expand(est ** 2)) - mean ** 2), sp.simplify(mean)
+
+    (var1, mean1), (var2, mean2) = variance(eq1), variance(eq2)
+    return {"var_eq1": var1, "var_eq2": var2, "same_mean": sp.simplify(mean1 - mean2)}
+
+
 def prior_as_posterior_gap():
     """(f) With q(z|x) = p(z) (no encoder) the gap is KL(N(0,1) ‖ N(x/2, 1/2))
     = x²/4 + (1 − log 2)/2, which is > 0 for every x: the bound is loose."""

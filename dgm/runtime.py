@@ -93,11 +93,40 @@ def _mps_available() -> bool:
     return bool(backend is not None and backend.is_available())
 
 
+#: The budget a notebook chose with :func:`choose_budget` (``None``: it did not choose).
+_chosen: Budget | None = None
+
+
+def choose_budget(name: str) -> Budget:
+    """A notebook's own choice of budget, made in its editable *budget* cell; returns the budget
+    in effect, and says so when the environment overrides the choice.
+
+    Running the cell again with another name changes the choice (nothing else remembers it).
+    nbgrader's Validate and autograde, ``DGM_BUDGET`` and CI still win (see :func:`budget`)."""
+    global _chosen
+    name = str(name).strip().lower()
+    if name not in BUDGETS:
+        raise ValueError(f"choose_budget({name!r}): use 'full' (the assignment's budget) or "
+                         "'smoke' (a quick run while you work)")
+    _chosen = name  # type: ignore[assignment]
+    effective = budget()
+    if effective != name:
+        why = (f"nbgrader ({AUTOGRADE_ENV}) always runs the smoke budget"
+               if os.environ.get(AUTOGRADE_ENV) else
+               f"{BUDGET_ENV}={os.environ.get(BUDGET_ENV)} is set in this Jupyter's environment"
+               if os.environ.get(BUDGET_ENV) else "CI runs the smoke budget")
+        print(f"budget: {effective} ({why}; your choice {name!r} applies without it)")
+    else:
+        print(f"budget: {effective}")
+    return effective
+
+
 def budget() -> Budget:
     """Which training budget to use.
 
-    * under nbgrader's autograde (it sets ``NBGRADER_EXECUTION``): always ``"smoke"``;
+    * under nbgrader (Validate and autograde set ``NBGRADER_EXECUTION``): always ``"smoke"``;
     * else ``DGM_BUDGET`` if set (``"full"`` or ``"smoke"``);
+    * else the notebook's own choice (:func:`choose_budget`);
     * else ``"smoke"`` under CI (``CI`` set, as every CI service does);
     * else ``"full"``: the budget of the original assignment, for students.
     """
@@ -108,6 +137,8 @@ def budget() -> Budget:
         if forced not in ("full", "smoke"):
             raise ValueError(f"{BUDGET_ENV}={forced!r}: use 'full' or 'smoke'.")
         return forced  # type: ignore[return-value]
+    if _chosen is not None:
+        return _chosen
     if os.environ.get(CI_ENV, "").strip().lower() not in ("", "0", "false", "no"):
         return "smoke"
     return "full"

@@ -73,6 +73,18 @@ def test_e_closed_form_kl_removes_estimator_variance():
     assert var.subs({V.m: 0, V.s: 1}) == 0
 
 
+def test_e_neither_estimator_always_has_the_lower_variance():
+    r = V.whole_estimator_variances()
+    assert r["same_mean"] == 0                                       # the same ELBO
+    at_posterior = {V.m: V.x / 2, V.s: sp.Rational(1, 2)}
+    assert sp.simplify(r["var_eq2"].subs(at_posterior)) == 0           # Eq. 2 exact at q = p(z|x)
+    assert sp.simplify(r["var_eq1"].subs(at_posterior) - (V.x ** 2 + 1) / 8) == 0  # Eq. 1: not
+    at_prior = {V.m: 0, V.s: 1}
+    assert sp.simplify(r["var_eq1"].subs(at_prior) - r["var_eq2"].subs(at_prior)) == 0
+    away = {V.m: 1, V.s: 2, V.x: 0}
+    assert r["var_eq1"].subs(away) < r["var_eq2"].subs(away)           # usually lower
+
+
 def test_f_prior_as_q_leaves_a_gap():
     r = V.prior_as_posterior_gap()
     assert sp.simplify(r["gap"] - (V.x ** 2 / 4 + (1 - sp.log(2)) / 2)) == 0
@@ -234,6 +246,6 @@ def test_06_trapezoid_is_exact_on_one_linear_segment():
     assert sp.simplify(r["exact"] - r["trapezoid"]) == 0
 
 
-def test_06e_triangle_bound():
-    r = PATHS.triangle_bound()
+def test_06e_square_bound():
+    r = PATHS.square_bound()
     assert sp.simplify(r["gap"] - r["expected"]) == 0

@@ -139,3 +139,21 @@ def test_environ_sets_and_restores(monkeypatch):
     with environ(DGM_TEST_A="new", DGM_TEST_B="set"):
         assert os.environ["DGM_TEST_A"] == "new" and os.environ["DGM_TEST_B"] == "set"
     assert os.environ["DGM_TEST_A"] == "old" and "DGM_TEST_B" not in os.environ
+
+
+def test_a_notebook_chooses_its_budget_in_its_budget_cell_and_nbgrader_still_wins(monkeypatch,
+                                                                                  capsys):
+    for name in (AUTOGRADE_ENV, BUDGET_ENV, CI_ENV):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(runtime, "_chosen", None)
+    assert runtime.choose_budget("smoke") == "smoke" and runtime.budget() == "smoke"
+    assert runtime.choose_budget("full") == "full" and runtime.budget() == "full"  # run again
+    monkeypatch.setenv(AUTOGRADE_ENV, "validate")
+    assert runtime.choose_budget("full") == "smoke"
+    assert "nbgrader" in capsys.readouterr().out
+    monkeypatch.delenv(AUTOGRADE_ENV)
+    monkeypatch.setenv(BUDGET_ENV, "smoke")
+    assert runtime.choose_budget("full") == "smoke"
+    assert "DGM_BUDGET=smoke is set" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="use 'full'"):
+        runtime.choose_budget("quick")

@@ -160,13 +160,15 @@ def check_number(what: str, answer: Any, reference: Any, hint: str,
         raise CheckFailed(what, f"{value} is not right", hint)
 
 
-def check_choice(what: str, answer: Any, correct: str, options: Iterable[str], hint: str) -> None:
-    """One letter among ``options``."""
+def check_choice(what: str, answer: Any, correct: str, options: Iterable[str], hint: str,
+                 also_right: Iterable[str] = ()) -> None:
+    """One letter among ``options``: ``correct``, or one of ``also_right`` (options that are
+    defensible too)."""
     options = [o.upper() for o in options]
     if not isinstance(answer, str) or answer.strip().upper() not in options:
         raise CheckFailed(what, f"{answer!r} is not one of the options",
                           f"set it to one of {', '.join(repr(o) for o in options)}")
-    if answer.strip().upper() != correct.upper():
+    if answer.strip().upper() not in {correct.upper(), *(o.upper() for o in also_right)}:
         raise CheckFailed(what, f"option {answer.strip().upper()!r} is not right", hint)
 
 

@@ -31,6 +31,10 @@ ANCHOR = {"elbo": -137.08, "log_likelihood": -135.73}
 #: machine, thread count or a GPU, where sums are ordered differently and trajectories drift:
 #: GAN training amplifies such differences most (the same conv GAN trained in two memory layouts
 #: ended at FID 169 and 212), so FID gets a relative 30 %.
+#: How far a wall time stated in a notebook's header may be from the benchmark's measurement
+#: (relative): a header whose figure drifts further fails ``tests/test_notebook_numbers.py``.
+WALL_TOLERANCE = 0.25
+
 TOLERANCES = {"nats": 1.0, "IS": 0.25, "FID": 0.3, "ratio": 0.05, "rate": 1.0,
               "distortion": 0.5, "fraction": 0.1}
 
