@@ -45,3 +45,22 @@ def test_real_student_code_keeps_its_verdict_through_the_grader(tmp_path):
     assert {r.topic for r in rows} == set(corpus.TOPICS)
     assert all(r.graded for r in rows)
     assert [(r.file, r.unfair) for r in rows if r.unfair] == []
+
+
+def _direct(file: str) -> dict[str, bool]:
+    entry = next(e for e in MANIFEST if e["file"] == file)
+    topic = corpus.TOPICS[entry["topic"]]
+    release = nbformat.read(ROOT / "notebooks" / topic.notebook / f"{topic.notebook}.ipynb", 4)
+    return corpus.direct_verdicts(release, topic, corpus.student_cells(corpus.CORPUS / file))
+
+
+def test_the_earned_verdict_includes_the_device_and_dtype_criteria():
+    """The verdict a file earns is the staff check's, hidden device checks included: real
+    samplers that draw on the CPU (torch.normal(size=...), torch.rand(p.shape) < p) or return
+    p's dtype do not pass, the device-safe ones (torch.randn_like, float32 out) do."""
+    on_the_cpu = _direct("vae/aceprime80_Machine-Learning-446__hw3_vae.py")
+    assert not on_the_cpu["sample_diagonal_gaussian"] and not on_the_cpu["sample_bernoulli"]
+    assert on_the_cpu["logpdf_diagonal_gaussian"]              # device=z.device: passes
+    keeps_dtype = _direct("vae/danielhse_CS446-Machine-Learning__hw3_vae.py")
+    assert keeps_dtype["sample_diagonal_gaussian"] and not keeps_dtype["sample_bernoulli"]
+    assert keeps_dtype["logpdf_diagonal_gaussian"]       # MultivariateNormal, on the stand-in
