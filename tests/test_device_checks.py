@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import io
 import re
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -26,7 +27,8 @@ def stand_in(t):
 
 
 def run(fn):
-    with _StandInMode():
+    with _StandInMode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")       # torch.tensor(x) advises x.clone()
         return fn()
 
 
@@ -39,6 +41,7 @@ x = stand_in(torch.randn(3, 4))
     (".to(x.device)", lambda: torch.zeros(4).to(x.device) + x),
     (".to(x)", lambda: torch.zeros(4).to(x) + x),
     ("new_zeros", lambda: x.new_zeros(4) + x),
+    ("a copy by torch.tensor(x)", lambda: torch.tensor(x) + x),
     ("a 0-dim CPU constant", lambda: torch.tensor(2.0) * x),
     ("CPU indices", lambda: x[torch.tensor([0, 2])]),
     ("item, float", lambda: x.new_tensor(float(x.sum()) + x[0, 0].item())),

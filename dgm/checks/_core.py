@@ -435,8 +435,8 @@ class _StandInMode(_torch.overrides.TorchFunctionMode):
         target = _target_device(func, args, kwargs)
         if target is not None and target.type == "cpu":
             return _pytree.tree_map(_as_plain, out)
-        if func in _UNWRAPPED:
-            return _as_stand_in(out)
+        if func in _UNWRAPPED or (func is _torch.tensor and isinstance(args[0], StandIn)):
+            return _as_stand_in(out)      # torch.tensor(x) copies x on x's device
         return out
 
 
