@@ -11,7 +11,10 @@ in :data:`TOPICS`). The rest of the notebook holds the reference answers. The su
 autograded by the course's pipeline (review scan, sandboxed kernel, judge).
 
 The expected verdict of each transplanted function comes from running the same cells in this
-process and calling the staff check directly (no notebook, no kernel, no judge). A function whose
+process and calling the staff check directly (no notebook, no kernel, no judge), hidden checks
+included: the device checks run the code on meta tensors or the device stand-in here as they do
+in the kernel, and the dtype checks alike, so code that would fail on a GPU earns a fail on both
+sides (``tests/test_corpus.py``). A function whose
 pipeline verdict differs from its direct verdict lost (or gained) points because of the grading
 machinery, not because of its code: that is what this reports, with the review scan's findings
 (which cost nothing).
