@@ -73,7 +73,7 @@ class _Agent:
     def describe(self, value, depth=0):
         if depth > _MAX_DEPTH:
             raise ValueError("value nested too deep")
-        if value is None or isinstance(value, (bool, int, float, str, complex)):
+        if value is None or type(value) in (bool, int, float, str, complex):
             return value
         if isinstance(value, _torch.Tensor):
             return self.tensor(value)
@@ -85,6 +85,9 @@ class _Agent:
                                                         "repr": repr(value)[:200]}
             if isinstance(value, np.generic):
                 return value.item()
+        for plain in (bool, int, float, complex, str):   # subclasses (an IntEnum, ...): the value
+            if isinstance(value, plain):
+                return plain(value)
         sp = _sys.modules.get("sympy")
         if sp is not None and isinstance(value, sp.Basic):
             return {"__sympy__": self.sympy(value)}

@@ -30,10 +30,33 @@ def student_folder(root: Path | None = None) -> Path:
     return work
 
 
+#: JupyterLab settings the course's environment starts with: no pop-up asking whether to fetch
+#: Jupyter's news or check for updates, a question a student meets on the first screen and that
+#: has nothing to do with the course.
+LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false",
+                                                                  "checkForUpdates": False}}
+
+
+def quiet_lab_settings(prefix: Path | None = None) -> Path:
+    """Write :data:`LAB_OVERRIDES` into the environment's ``share/jupyter/lab/settings/
+    overrides.json`` (JupyterLab's place for an installation's defaults; a user's own settings
+    still win), keeping any other overrides there."""
+    import json
+
+    path = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    current = json.loads(path.read_text()) if path.exists() else {}
+    merged = {**current, **{k: {**current.get(k, {}), **v} for k, v in LAB_OVERRIDES.items()}}
+    if merged != current:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(merged, indent=2))
+    return path
+
+
 def command(role: str, port: int = 8888, token: str | None = None, open_browser: bool = True,
             root: Path | None = None) -> tuple[list[str], Path]:
     """The ``jupyter lab`` command line for ``role`` and the folder it serves."""
     root = Path(root or repo_root())
+    quiet_lab_settings()
     if role == "student":
         folder, default_url = student_folder(root), "/lab"
     elif role == "instructor":

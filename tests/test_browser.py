@@ -198,3 +198,50 @@ def test_instructor_sees_assignments_and_an_autograded_score(browser, tmp_path):
         assert f"{auto_max:g}" in row.text_content(), row.text_content()
     finally:
         server.stop()
+
+
+FIRST_SCREENS = ("02_beta_vae", "03_echo", "04_gan", "05_wgan", "06_inversion")
+
+
+def test_first_screens_of_notebooks_02_to_06(browser, tmp_path):
+    """Each release notebook opens on its header: title, goals, budget and devices, no error."""
+    root = tmp_path / "student_course"
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    server = Lab("student", root, {"DGM_BUDGET": "smoke", "DGM_OUTPUT": str(tmp_path / "out")})
+    try:
+        for name in FIRST_SCREENS:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(server.url(f"/lab/workspaces/first-{name}/tree/{name}/{name}.ipynb"))
+            panel = page.locator(".jp-NotebookPanel:visible")
+            panel.locator(".jp-RenderedMarkdown h1").first.wait_for(timeout=120_000)
+            page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
+                                   timeout=120_000)
+            _shot(page, f"student-first-screen-{name}")
+            header = panel.locator(".jp-RenderedMarkdown").first.text_content()
+            assert name[:2] in header and "Budget" in header and "Devices" in header, header
+            assert "cfg = ..." not in header      # no instruction to edit a locked cell
+            page.close()
+    finally:
+        server.stop()
+
+
+def test_a_graded_failure_reads_right_on_its_feedback_page(browser, tmp_path):
+    """The feedback a student gets back for a wrong function: the check's message, no hidden
+    test code, no traceback of the grader's files, no mark scheme."""
+    root = tmp_path / "instructor_course"
+    root.mkdir()
+    course.generate_release(root / "release", names=[NAME], course=root)
+    course.write_example_submissions(root, [NAME])
+    course.grade_course(root, [NAME], ["buggy"])
+    html = next((root / "feedback" / "buggy" / NAME).glob("*.html"))
+    text = html.read_text()
+    assert "BEGIN HIDDEN TESTS" not in text and "MARK SCHEME" not in text
+    assert "grader_tests" not in text and "dgm_staff" not in text
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(html.as_uri())
+    failure = page.locator(".output_error, .jp-RenderedText[data-mime-type*='error'], "
+                           "pre:has-text('CheckFailed')").first
+    failure.scroll_into_view_if_needed()
+    _shot(page, "feedback-graded-failure")
+    assert "CheckFailed" in failure.text_content()

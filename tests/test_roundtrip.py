@@ -123,6 +123,7 @@ def test_feedback_never_shows_hidden_tests(graded):
 def test_feedback_keeps_the_checks_hints(graded):
     name, root, _ = graded
     text = html.unescape((root / "feedback" / "buggy" / name / f"{name}.html").read_text())
+    text = " ".join(text.split())              # long messages are wrapped on the page
     assert "How to fix:" in text
     assert BUGGY_HINTS[name] in text
 
@@ -134,3 +135,20 @@ def test_csv_export(graded, tmp_path):
         rows = list(csv.DictReader(f))
     assert {r["student"] for r in rows} == {"reference", "untouched", "buggy", "tampered"}
     assert all(r["assignment"] == name and float(r["max_score"]) > 0 for r in rows)
+
+
+def test_graders_read_the_mark_schemes_and_students_never_do(graded):
+    """The mark scheme in the question cell above each manually graded answer: gone from the
+    release, back in the autograded notebook the formgrader shows, gone again from feedback."""
+    name, root, _ = graded
+    release = (root / "release" / name / f"{name}.ipynb").read_text()
+    assert "MARK SCHEME" not in release and "graders only" not in release
+    autograded = nbformat.read(root / "autograded" / "buggy" / name / f"{name}.ipynb", 4)
+    schemes = [c.source for c in autograded.cells if c.cell_type == "markdown"
+               and "### BEGIN MARK SCHEME" in c.source]
+    manual = [c for c in autograded.cells if c.cell_type == "markdown"
+              and c.metadata.get("nbgrader", {}).get("grade")]
+    assert manual and len(schemes) == len(manual)
+    for student in ("reference", "buggy", "tampered"):
+        page = html.unescape((root / "feedback" / student / name / f"{name}.html").read_text())
+        assert "MARK SCHEME" not in page and "graders only" not in page

@@ -24,6 +24,11 @@ def _as_expr(what: str, answer: Any, allowed: Iterable[sp.Symbol]) -> sp.Expr:
     if answer is None or answer is ...:
         raise CheckFailed(what, "has no answer yet",
                           "replace `None` (or `...`) with your expression")
+    if isinstance(answer, str) and answer.strip().lower() in _INFINITY_WORDS:
+        return sp.oo                       # "inf", "∞", "Infinity": what as_number reads too
+    if isinstance(answer, str) and answer.strip().lower().lstrip("-").strip() in _INFINITY_WORDS \
+            and answer.strip().startswith("-"):
+        return -sp.oo
     if isinstance(answer, str):
         from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
@@ -104,7 +109,7 @@ def check_expression(what: str, answer: Any, reference: sp.Expr, symbols: Iterab
 #: Relative precision a numeric answer is accepted with: four significant digits
 #: (``0.6931`` for log 2, ``-1.3863`` for -log 4); exact values are always accepted.
 NUMBER_RTOL = 5e-4
-_INFINITY_WORDS = {"inf", "+inf", "infinity", "+infinity", "oo", "+oo", "∞"}
+_INFINITY_WORDS = {"inf", "+inf", "infinity", "+infinity", "oo", "+oo", "∞", "+∞"}
 
 
 def as_number(what: str, answer: Any) -> sp.Expr:
