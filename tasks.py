@@ -71,7 +71,17 @@ def run(python: Path, *args: str, env: dict | None = None) -> int:
     """Run the environment's Python as if the environment were activated (tools on PATH)."""
     path = os.pathsep.join([str(python.parent), os.environ.get("PATH", "")])
     full_env = {**os.environ, "PATH": path, "VIRTUAL_ENV": str(VENV), **(env or {})}
-    return subprocess.run([str(python), *args], cwd=ROOT, env=full_env).returncode
+    child = subprocess.Popen([str(python), *args], cwd=ROOT, env=full_env)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the command as well: let it stop and say so itself, without a
+        # traceback of this wrapper on top of its own report.
+        try:
+            return child.wait(timeout=15)
+        except (KeyboardInterrupt, subprocess.TimeoutExpired):
+            child.terminate()
+            return child.wait()
 
 
 def main(argv: list[str]) -> int:

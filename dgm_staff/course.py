@@ -14,6 +14,7 @@ the repository's own ``notebooks/`` is only written by ``release``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import csv
 import os
@@ -30,7 +31,7 @@ import warnings
 import nbformat
 from traitlets.config import Config
 
-from dgm_staff.pipeline import configure
+from dgm_staff.pipeline import configure, encrypted_kernels
 from dgm.runtime import environ, repo_root
 
 SOLUTION_BEGIN = "### BEGIN SOLUTION"
@@ -83,6 +84,23 @@ def api(root: Path, **kwargs):
 
     config = nbgrader_config(root, **kwargs)
     return NbGraderAPI(CourseDirectory(config=config), config=config)
+
+
+@contextlib.contextmanager
+def nbgrader_submission_warnings_off():
+    """Silence one harmless SQLAlchemy warning that nbgrader's own apps raise while they record a
+    submission (autograde): ``Gradebook.add_submission`` builds the submission and its rows
+    before it adds them to the session, and under SQLAlchemy 2 (whose backrefs no longer cascade
+    new objects into the session) the autoflush in between warns "Object of type
+    <SubmittedAssignment> not in session"; nbgrader adds and commits them right after. Where the
+    course calls the gradebook itself it avoids the warning instead (``no_autoflush`` in
+    :mod:`dgm_staff.grade_class`)."""
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w+> not in session",
+                                category=SAWarning)
+        yield
 
 
 def _check(result: dict, what: str) -> None:
@@ -260,6 +278,9 @@ def format_table(rows: list[GradeRow]) -> str:
         lines.append(f"{r.student:<12} {r.notebook:<16} {r.auto_score:>5g} / {r.auto_max:<4g} "
                      f"{r.score:>5g} / {r.max_score:<4g}  "
                      f"{'pending' if r.needs_manual else 'done'}")
+    if any(r.needs_manual for r in rows):
+        lines.append("pending: written answers still to be graded by hand (in the formgrader); "
+                     "until then they count 0 in the total")
     return "\n".join(lines)
 
 
@@ -268,8 +289,7 @@ def grade_course(course: Path, names: list[str], students: list[str],
     """Autograde and generate feedback for every student and assignment; seconds per step."""
     nb_api = api(course, cell_timeout=cell_timeout)
     timings = {}
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's SQLAlchemy
+    with nbgrader_submission_warnings_off():
         for name in names:
             for student in students:
                 start = time.perf_counter()
@@ -308,7 +328,8 @@ def run_notebook(path: Path, out: Path, timeout: int = 600, env: dict | None = N
             p for p in (str(repo_root()), os.environ.get("PYTHONPATH", "")) if p)
     with environ(**env):
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+                       resources={"metadata": {"path": str(path.parent)}},
+                       config=encrypted_kernels(Config())).execute()
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
     return out
@@ -343,8 +364,9 @@ def demo(workdir: Path, names: list[str]) -> int:
     timings = grade_course(course, names, students)
     rows = grade_rows(course)
     print(format_table(rows))
-    for step, seconds in timings.items():
-        print(f"  {step}: {seconds:.1f} s")
+    slowest = max(timings, key=timings.get)
+    print(f"autograding took {sum(timings.values()):.0f} s for {len(timings)} submissions "
+          f"(slowest: {slowest.removeprefix('autograde ')}, {timings[slowest]:.1f} s)")
     csv_path = write_csv(rows, workdir / "grades.csv")
     print(f"3/4 grades: {csv_path}; feedback: {course / 'feedback'}")
     print("4/4 running the solution notebooks at the smoke budget ...")

@@ -22,7 +22,6 @@ import os
 import shutil
 import sys
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -78,6 +77,7 @@ def find_submissions(folder: Path, assignments: list[str]) -> tuple[list[Item], 
     if (folder / "submitted").is_dir():
         folder = folder / "submitted"
     stems = _notebook_names()
+    course_assignments = set(stems.values())
     items: dict[tuple[str, str], Item] = {}
     ignored = []
     for path in sorted(folder.rglob("*.ipynb")):
@@ -85,14 +85,18 @@ def find_submissions(folder: Path, assignments: list[str]) -> tuple[list[Item], 
             continue
         rel = path.relative_to(folder)
         student = assignment = None
-        if len(rel.parts) == 3 and rel.parts[1] in assignments:          # nbgrader layout
+        if len(rel.parts) == 3 and rel.parts[1] in course_assignments:   # nbgrader layout
+            if rel.parts[1] not in assignments:
+                continue                                  # not among those to grade (--only)
             student, assignment = rel.parts[0], rel.parts[1]
             stem = path.stem
         else:
             stem = next((s for s in sorted(stems, key=len, reverse=True)
                          if path.stem == s or path.stem.endswith("_" + s)
                          or path.stem.endswith("-" + s)), None)
-            if stem is not None and stems[stem] in assignments:
+            if stem is not None and stems[stem] not in assignments:
+                continue
+            if stem is not None:
                 assignment = stems[stem]
                 prefix = path.stem[: -len(stem)].rstrip("_- ")
                 student = prefix or (rel.parts[0] if len(rel.parts) > 1 else None)
@@ -154,8 +158,7 @@ def _grade_one(master: str, item: Item, cell_timeout: int | None,
     env = {"DGM_SANDBOX_HIDE": str(Path(master).resolve())}
     if threads:
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    with environ(**env), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's ORM
+    with environ(**env), course.nbgrader_submission_warnings_off():
         result = course.api(work, cell_timeout=cell_timeout).autograde(
             item.assignment, item.student, force=True, create=True)
     seconds = time.perf_counter() - start
@@ -176,8 +179,9 @@ def _merge(master: Path, outcome: Outcome) -> None:
             Gradebook(f"sqlite:///{master / 'gradebook.db'}") as mgb:
         wsub = wgb.find_submission(outcome.assignment, outcome.student)
         mgb.update_or_create_student(outcome.student)
-        mgb.update_or_create_submission(outcome.assignment, outcome.student,
-                                        timestamp=wsub.timestamp)
+        with mgb.db.no_autoflush:      # see course.nbgrader_submission_warnings_off
+            mgb.update_or_create_submission(outcome.assignment, outcome.student,
+                                            timestamp=wsub.timestamp)
         for wnb in wsub.notebooks:
             for wgrade in wnb.grades:
                 mgrade = mgb.find_grade(wgrade.name, wnb.name, outcome.assignment, outcome.student)
@@ -201,7 +205,8 @@ def _record_zero(master: Path, item: Item) -> None:
 
     with Gradebook(f"sqlite:///{master / 'gradebook.db'}") as mgb:
         mgb.update_or_create_student(item.student)
-        sub = mgb.update_or_create_submission(item.assignment, item.student)
+        with mgb.db.no_autoflush:      # see course.nbgrader_submission_warnings_off
+            sub = mgb.update_or_create_submission(item.assignment, item.student)
         for nb in sub.notebooks:
             for grade in nb.grades:
                 if grade.cell.cell_type == "code":
@@ -263,10 +268,8 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
         if not item.files:
             _record_zero(master, item)
     nb_api = course.api(master)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*not in session.*")
-        for name in names:
-            nb_api.generate_feedback(name, force=True)
+    for name in names:
+        nb_api.generate_feedback(name, force=True)
     rows = course.grade_rows(master)
     course.write_csv(rows, out / "grades.csv")
     outcomes.sort(key=lambda o: (o.student, o.assignment))

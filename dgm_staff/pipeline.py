@@ -184,6 +184,23 @@ class DeduplicateCells(DeduplicateIds):
         return cell, resources
 
 
+class RestoreCellsWithIds(OverwriteCells):
+    """nbgrader's ``OverwriteCells``, whose restored cells get a cell id: a graded cell that a
+    submission lost (deleted, or handed in from an older release) is put back without the id that
+    nbformat 4.5 requires, and nbformat then warns "Cell is missing an id field" on every
+    validation, lines per such notebook that nobody grading can act on."""
+
+    def preprocess(self, nb, resources):
+        from nbformat.v4.nbbase import random_cell_id
+
+        nb, resources = super().preprocess(nb, resources)
+        if (nb.get("nbformat", 4), nb.get("nbformat_minor", 0)) >= (4, 5):
+            for cell in nb.cells:
+                if not cell.get("id"):
+                    cell["id"] = random_cell_id()
+        return nb, resources
+
+
 class ReviewScan(NbGraderPreprocessor):
     """Runs :func:`dgm_staff.review.scan` on the submission and records what it finds in the
     notebook's metadata, for the class report. It changes no score: the judge decides every
@@ -241,8 +258,25 @@ class LimitOutputSize(NbGraderPreprocessor):
         return cell, resources
 
 
+def encrypted_kernels(c):
+    """Let jupyter_client give every kernel that ``c`` starts CurveZMQ keys (where pyzmq has
+    CurveZMQ; the kernel takes them where its kernelspec says it can, as ipykernel 7 does), and
+    return ``c``. A kernel started without keys logs "Kernel is running over TCP without
+    encryption" on stderr, once per graded notebook, which nobody grading can act on. (IPC
+    transport would silence it too, but jupyter_client then names the sockets relative to the
+    working folder, which differs between the kernel, in the notebook's folder, and its client.)
+    """
+    import zmq
+    from jupyter_client.manager import KernelManager
+
+    if hasattr(KernelManager, "transport_encryption") and zmq.has("curve"):
+        c.KernelManager.transport_encryption = "auto"
+    return c
+
+
 def configure(c, root: Path | str) -> None:
     """Fill an nbgrader ``Config`` for a course folder ``root`` holding ``solutions/``."""
+    encrypted_kernels(c)
     c.CourseDirectory.root = str(root)
     c.CourseDirectory.course_id = "deep-generative-models"
     c.CourseDirectory.source_directory = "solutions"
@@ -256,7 +290,7 @@ def configure(c, root: Path | str) -> None:
     c.RobustExecute.timeout = CELL_TIMEOUT
     c.OverwriteCells.add_missing_cells = True
     c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateCells, OverwriteKernelspec,
-                                          OverwriteCells, CheckCellMetadata]
+                                          RestoreCellsWithIds, CheckCellMetadata]
     c.Autograde.autograde_preprocessors = [
         ReviewScan, RobustExecute, ZeroUnexecutedTests, NoPartialCredit,
         IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputSize, SaveAutoGrades,
