@@ -31,6 +31,7 @@ import warnings
 import nbformat
 from traitlets.config import Config
 
+from dgm_staff import mistakes
 from dgm_staff.pipeline import configure, encrypted_kernels
 from dgm.runtime import environ, repo_root
 
@@ -368,7 +369,12 @@ def demo(workdir: Path, names: list[str]) -> int:
     print(f"autograding took {sum(timings.values()):.0f} s for {len(timings)} submissions "
           f"(slowest: {slowest.removeprefix('autograde ')}, {timings[slowest]:.1f} s)")
     csv_path = write_csv(rows, workdir / "grades.csv")
-    print(f"3/4 grades: {csv_path}; feedback: {course / 'feedback'}")
+    autograded = course / "autograded"
+    found = mistakes.tally(autograded)
+    print(mistakes.format_table(found, mistakes.graded_counts(autograded)))
+    mistakes_csv = mistakes.write_csv(found, workdir / "mistakes.csv")
+    print(f"3/4 grades: {csv_path}; what the class got wrong: {mistakes_csv}; feedback: "
+          f"{course / 'feedback'}")
     print("4/4 running the solution notebooks at the smoke budget ...")
     run_solutions(workdir, names)
     print(f"figures: {workdir / 'figures'}")

@@ -12,7 +12,9 @@ written by two processes. Here each worker process grades one (student, assignme
 folder of its own, with its own copy of the gradebook; the parent alone copies the results into
 the master gradebook, in a fixed order. Scores are therefore the same for any number of workers,
 and the same on a re-run. OUT receives ``course/`` (gradebook, autograded notebooks, HTML
-feedback), ``grades.csv`` and ``report.txt`` (what could not be graded, and why).
+feedback), ``grades.csv``, ``mistakes.csv`` (students per check and per mistake the checks named:
+:mod:`dgm_staff.mistakes`) and ``report.txt`` (what could not be graded, and why; the same table
+of mistakes).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from dgm_staff import course
+from dgm_staff import course, mistakes
 from dgm.runtime import environ
 
 
@@ -272,13 +274,18 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
         nb_api.generate_feedback(name, force=True)
     rows = course.grade_rows(master)
     course.write_csv(rows, out / "grades.csv")
+    autograded = master / "autograded"
+    found = mistakes.tally(autograded)
+    mistakes.write_csv(found, out / "mistakes.csv")
     outcomes.sort(key=lambda o: (o.student, o.assignment))
-    write_report(out / "report.txt", outcomes, ignored, rows)
+    write_report(out / "report.txt", outcomes, ignored, rows,
+                 mistakes_table=mistakes.format_table(found, mistakes.graded_counts(autograded)))
     shutil.rmtree(master / "work", ignore_errors=True)
     return outcomes
 
 
-def write_report(path: Path, outcomes: list[Outcome], ignored: list[str], rows) -> None:
+def write_report(path: Path, outcomes: list[Outcome], ignored: list[str], rows,
+                 mistakes_table: str = "") -> None:
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
@@ -291,6 +298,8 @@ def write_report(path: Path, outcomes: list[Outcome], ignored: list[str], rows) 
         if o.status != "graded" or o.detail:
             lines.append(f"{o.student} / {o.assignment}: {o.status}. {o.detail}".strip())
     lines += [f"ignored: {line}" for line in ignored]
+    if mistakes_table:
+        lines += ["", mistakes_table]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -303,11 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     outcomes = grade_class(args.submissions, args.out, args.workers, args.only)
-    print((args.out / "report.txt").read_text(), end="")
     print(course.format_table(course.grade_rows(args.out.resolve() / "course")))
+    print((args.out / "report.txt").read_text(), end="")
     print(f"{len(outcomes)} submissions in {time.perf_counter() - start:.0f} s with "
-          f"{args.workers} workers; grades: {args.out / 'grades.csv'}, feedback: "
-          f"{args.out / 'course' / 'feedback'}")
+          f"{args.workers} workers; grades: {args.out / 'grades.csv'}, what the class got wrong: "
+          f"{args.out / 'mistakes.csv'}, feedback: {args.out / 'course' / 'feedback'}")
     return 0
 
 

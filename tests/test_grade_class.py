@@ -81,6 +81,13 @@ def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
         [("alice", "graded"), ("bob_4711", "graded"), ("carol", "not gradable")]
     assert "2 graded," in run.stdout and "1 not gradable" in run.stdout
     assert _grades(tmp_path / "one") == _grades(tmp_path / "two")
+    # what the class got wrong: bob's two mistakes (course.EXAMPLE_BUGS), named by their checks
+    with open(tmp_path / "two" / "mistakes.csv", newline="") as f:
+        found = {(r["check"], r["students"], r["of"]) for r in csv.DictReader(f)}
+    assert found == {("sample_diagonal_gaussian", "1", "2"), ("logpdf_bernoulli", "1", "2")}
+    assert "  sample_diagonal_gaussian: 1 of 2" in run.stdout
+    assert (tmp_path / "one" / "mistakes.csv").read_text() == \
+        (tmp_path / "two" / "mistakes.csv").read_text()
     rows = {r["student"]: r for r in _grades(tmp_path / "one")}
     assert float(rows["alice"]["autograded_score"]) == float(rows["alice"]["autograded_max"])
     assert 0 < float(rows["bob_4711"]["autograded_score"]) < float(rows["alice"]["autograded_score"])
