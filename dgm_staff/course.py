@@ -224,6 +224,56 @@ def write_example_submissions(course: Path, names: list[str]) -> list[str]:
     return list(EXAMPLE_STUDENTS)
 
 
+#: Names of the example students, for the demo's roster (the formgrader lists "last, first").
+EXAMPLE_NAMES = {"reference": ("Rita", "Reference"), "untouched": ("Umar", "Untouched"),
+                 "buggy": ("Bea", "Buggy")}
+
+
+# ------------------------------------------------------------------------ roster --------------
+ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")
+
+
+def write_roster(path: Path, names: dict[str, tuple[str, str]]) -> Path:
+    """A roster CSV (``id,first_name,last_name,email``) for students ``id -> (first, last)``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(ROSTER_COLUMNS)
+        for student, (first, last) in names.items():
+            writer.writerow([student, first, last, f"{student}@example.org"])
+    return path
+
+
+def import_roster(course: Path, roster: Path) -> list[str]:
+    """Add the students of a roster CSV to the gradebook of ``course``, or update their names, as
+    ``nbgrader db student import`` does: an ``id`` column (required) and any of ``first_name``,
+    ``last_name``, ``email``, ``lms_user_id``; other columns are ignored, an empty cell is no
+    value. Returns the ids, in the roster's order."""
+    from nbgrader.api import Gradebook
+
+    with open(roster, newline="", encoding="utf-8-sig") as f:      # -sig: spreadsheets' BOM
+        reader = csv.DictReader(f)
+        columns = [name.strip() for name in reader.fieldnames or []]
+        if "id" not in columns:
+            raise ValueError(f"{roster}: a roster needs an 'id' column (it has: "
+                             f"{', '.join(columns) or 'none'}); expected "
+                             f"{','.join(ROSTER_COLUMNS)}")
+        reader.fieldnames = columns
+        entries = list(reader)
+    fields = [c for c in ("first_name", "last_name", "email", "lms_user_id") if c in columns]
+    ids = []
+    _tools_on_path()                  # a new gradebook runs alembic
+    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+        for entry in entries:
+            student = (entry.get("id") or "").strip()
+            if not student:
+                continue
+            gb.update_or_create_student(student, **{k: (entry.get(k) or "").strip() or None
+                                                    for k in fields})
+            ids.append(student)
+    return ids
+
+
 # ------------------------------------------------------------------------ grading -------------
 @dataclass(frozen=True)
 class GradeRow:
@@ -362,6 +412,8 @@ def demo(workdir: Path, names: list[str]) -> int:
     generate_release(course / "release", names=names, course=course)
     print("2/4 autograding three example submissions (reference, untouched, buggy) ...")
     students = write_example_submissions(course, names)
+    roster = write_roster(workdir / "roster.csv", {s: EXAMPLE_NAMES[s] for s in students})
+    import_roster(course, roster)
     timings = grade_course(course, names, students)
     rows = grade_rows(course)
     print(format_table(rows))
@@ -374,7 +426,7 @@ def demo(workdir: Path, names: list[str]) -> int:
     print(mistakes.format_table(found, mistakes.graded_counts(autograded)))
     mistakes_csv = mistakes.write_csv(found, workdir / "mistakes.csv")
     print(f"3/4 grades: {csv_path}; what the class got wrong: {mistakes_csv}; feedback: "
-          f"{course / 'feedback'}")
+          f"{course / 'feedback'}; roster (names in the formgrader): {roster}")
     print("4/4 running the solution notebooks at the smoke budget ...")
     run_solutions(workdir, names)
     print(f"figures: {workdir / 'figures'}")

@@ -1,6 +1,7 @@
 """Grade a whole class: every notebook of every student, in parallel, with nbgrader as the engine.
 
     python -m dgm_staff.grade_class SUBMISSIONS --out OUT [--workers 2] [--only 01_vae ...]
+                                    [--roster roster.csv]
 
 SUBMISSIONS is either nbgrader's layout (``[submitted/]<student>/<assignment>/<notebook>.ipynb``)
 or a plain folder of returned notebooks named by student, as an LMS hands them out:
@@ -14,7 +15,8 @@ the master gradebook, in a fixed order. Scores are therefore the same for any nu
 and the same on a re-run. OUT receives ``course/`` (gradebook, autograded notebooks, HTML
 feedback), ``grades.csv``, ``mistakes.csv`` (students per check and per mistake the checks named:
 :mod:`dgm_staff.mistakes`) and ``report.txt`` (what could not be graded, and why; the same table
-of mistakes).
+of mistakes). A roster (``id,first_name,last_name,email``, as ``nbgrader db student import``
+reads it) puts the students' names into the gradebook.
 """
 
 from __future__ import annotations
@@ -220,7 +222,7 @@ def _record_zero(master: Path, item: Item) -> None:
 # ------------------------------------------------------------------------ the command ---------
 def grade_class(submissions: Path, out: Path, workers: int = 2,
                 assignments: list[str] | None = None, cell_timeout: int | None = None,
-                progress: bool = True) -> list[Outcome]:
+                progress: bool = True, roster: Path | None = None) -> list[Outcome]:
     names = assignments or course.assignments()
     out = Path(out).resolve()
     master = out / "course"
@@ -228,6 +230,7 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
         shutil.rmtree(master)
     master.mkdir(parents=True)
     course.generate_release(master / "release", names=names, course=master)
+    enrolled = course.import_roster(master, roster) if roster else None
     items, ignored = find_submissions(Path(submissions), names)
     outcomes: list[Outcome] = []
     gradable = []
@@ -278,14 +281,14 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
     found = mistakes.tally(autograded)
     mistakes.write_csv(found, out / "mistakes.csv")
     outcomes.sort(key=lambda o: (o.student, o.assignment))
-    write_report(out / "report.txt", outcomes, ignored, rows,
-                 mistakes_table=mistakes.format_table(found, mistakes.graded_counts(autograded)))
+    write_report(out / "report.txt", outcomes, ignored, rows, enrolled,
+                 mistakes.format_table(found, mistakes.graded_counts(autograded)))
     shutil.rmtree(master / "work", ignore_errors=True)
     return outcomes
 
 
 def write_report(path: Path, outcomes: list[Outcome], ignored: list[str], rows,
-                 mistakes_table: str = "") -> None:
+                 enrolled: list[str] | None = None, mistakes_table: str = "") -> None:
     counts: dict[str, int] = {}
     for o in outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
@@ -298,6 +301,15 @@ def write_report(path: Path, outcomes: list[Outcome], ignored: list[str], rows,
         if o.status != "graded" or o.detail:
             lines.append(f"{o.student} / {o.assignment}: {o.status}. {o.detail}".strip())
     lines += [f"ignored: {line}" for line in ignored]
+    if enrolled is not None:
+        submitted = {o.student for o in outcomes}
+        missing = [s for s in enrolled if s not in submitted]
+        unknown = sorted(submitted - set(enrolled))
+        if missing:
+            lines.append(f"roster: no submission from {len(missing)}: {', '.join(missing)}")
+        if unknown:
+            lines.append(f"roster: {len(unknown)} not on the roster (no names in the "
+                         f"formgrader; check their ids): {', '.join(unknown)}")
     if mistakes_table:
         lines += ["", mistakes_table]
     path.write_text("\n".join(lines) + "\n")
@@ -309,9 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)))
     parser.add_argument("--only", nargs="*", default=None, help="assignments (default: all)")
+    parser.add_argument("--roster", type=Path, default=None,
+                        help="CSV with columns id,first_name,last_name,email: the students' names "
+                             "in the gradebook (the formgrader shows them)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    outcomes = grade_class(args.submissions, args.out, args.workers, args.only)
+    outcomes = grade_class(args.submissions, args.out, args.workers, args.only,
+                           roster=args.roster)
     print(course.format_table(course.grade_rows(args.out.resolve() / "course")))
     print((args.out / "report.txt").read_text(), end="")
     print(f"{len(outcomes)} submissions in {time.perf_counter() - start:.0f} s with "

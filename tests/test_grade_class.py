@@ -10,6 +10,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbgrader.api import Gradebook
 
 from dgm_staff import course
 from dgm_staff.grade_class import find_submissions, grade_class
@@ -69,10 +70,14 @@ NOISE = ["running over TCP without encryption",      # ipykernel, once per grade
 
 def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
     one = grade_class(inbox, tmp_path / "one", workers=1, assignments=[NAME], progress=False)
-    # the command itself, as an instructor runs it: two workers, and nothing printed that is
-    # noise
+    # the command itself, as an instructor runs it: two workers, a roster, and nothing printed
+    # that is noise
+    roster = course.write_roster(tmp_path / "roster.csv", {"alice": ("Alice", "Liddell"),
+                                                           "bob_4711": ("Bob", "Builder"),
+                                                           "erin": ("Erin", "Early")})
     run = subprocess.run([sys.executable, "-m", "dgm_staff.grade_class", str(inbox), "--out",
-                          str(tmp_path / "two"), "--workers", "2", "--only", NAME],
+                          str(tmp_path / "two"), "--workers", "2", "--only", NAME,
+                          "--roster", str(roster)],
                          capture_output=True, text=True, cwd=course.repo_root(), timeout=900)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
@@ -81,6 +86,13 @@ def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
         [("alice", "graded"), ("bob_4711", "graded"), ("carol", "not gradable")]
     assert "2 graded," in run.stdout and "1 not gradable" in run.stdout
     assert _grades(tmp_path / "one") == _grades(tmp_path / "two")
+    # the roster's names are in the gradebook; the report names who is missing on either side
+    with Gradebook(f"sqlite:///{tmp_path / 'two' / 'course' / 'gradebook.db'}") as gb:
+        names = {s.id: (s.first_name, s.last_name) for s in gb.students}
+    assert names == {"alice": ("Alice", "Liddell"), "bob_4711": ("Bob", "Builder"),
+                     "carol": (None, None), "erin": ("Erin", "Early")}
+    assert "roster: no submission from 1: erin" in run.stdout
+    assert "roster: 1 not on the roster" in run.stdout and "carol" in run.stdout
     # what the class got wrong: bob's two mistakes (course.EXAMPLE_BUGS), named by their checks
     with open(tmp_path / "two" / "mistakes.csv", newline="") as f:
         found = {(r["check"], r["students"], r["of"]) for r in csv.DictReader(f)}
