@@ -12,6 +12,7 @@ It skips, saying why, only where the browser cannot be had.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -119,15 +120,21 @@ def _student_root(tmp: Path) -> Path:
 
 
 def test_student_fills_runs_and_validates(browser, tmp_path):
+    """Also times a student's first steps (``build/screenshots/first-hour.json``): the server's
+    start, opening the notebook, running it at the smoke budget, and Validate."""
     root = _student_root(tmp_path)
+    times, start = {}, time.perf_counter()
     server = Lab("student", root, {"DGM_BUDGET": "smoke", "DGM_OUTPUT": str(tmp_path / "out")})
+    times["jupyterlab_start_s"] = time.perf_counter() - start
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.set_default_timeout(60_000)
+        start = time.perf_counter()
         page.goto(server.url(f"/lab/tree/{NAME}/{NAME}.ipynb"))
         page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
                                timeout=120_000)
+        times["open_notebook_to_idle_kernel_s"] = time.perf_counter() - start
         _shot(page, "student-01-opened")
         # Type the one missing answer, as a student would.
         cell = page.locator(".jp-CodeCell", has_text="encoder_outputs = None").first
@@ -139,10 +146,12 @@ def test_student_fills_runs_and_validates(browser, tmp_path):
         # Run everything at the smoke budget.
         page.click("div.lm-MenuBar-itemLabel:text('Run')")
         page.click("li.lm-Menu-item:has-text('Run All Cells')")
+        start = time.perf_counter()
         page.wait_for_function(
             "() => !Array.from(document.querySelectorAll('.jp-InputPrompt'))"
             ".some(p => p.textContent.includes('*'))", timeout=600_000, polling=2000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']")
+        times["run_all_smoke_s"] = time.perf_counter() - start
         assert page.locator(".jp-RenderedText[data-mime-type='application/vnd.jupyter.error']"
                             ).count() == 0, "a cell raised an error"
         figures = page.locator(".jp-RenderedImage img")
@@ -156,11 +165,16 @@ def test_student_fills_runs_and_validates(browser, tmp_path):
         assert progress.count() >= 1, "no progress bar or per-epoch progress is shown"
         # nbgrader's Validate button, and its verdict.
         page.locator(".jp-Toolbar").get_by_text("Validate", exact=True).first.click()
+        start = time.perf_counter()
         dialog = page.wait_for_selector(".jp-Dialog", timeout=600_000)
         page.wait_for_function(
             "() => { const d = document.querySelector('.jp-Dialog');"
             " return d && /passes|fail|error/i.test(d.textContent) }", timeout=600_000)
+        times["validate_s"] = time.perf_counter() - start
         _shot(page, "student-03-validate")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        (SHOTS / "first-hour.json").write_text(json.dumps(
+            {k: round(v, 1) for k, v in times.items()}, indent=1))
         text = dialog.text_content()
         assert "Success" in text or "passes" in text, text[:500]
     finally:
