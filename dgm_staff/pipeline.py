@@ -29,6 +29,10 @@ BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
 
+#: Delimiters of a mark scheme: graders' notes in the question cell above a manually graded answer.
+BEGIN_MARK_SCHEME = "### BEGIN MARK SCHEME"
+END_MARK_SCHEME = "### END MARK SCHEME"
+
 #: Per-cell execution limit while autograding, in seconds (nbgrader's default is 30).
 CELL_TIMEOUT = 120
 
@@ -52,10 +56,30 @@ def strip_hidden(source: str, note: bool = True) -> tuple[str, bool]:
     return "\n".join(out), found
 
 
+def strip_mark_scheme(source: str) -> tuple[str, bool]:
+    """``source`` without its mark-scheme regions (an unterminated one hides the rest)."""
+    out, inside, found = [], False, False
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(BEGIN_MARK_SCHEME):
+            inside, found = True, True
+            continue
+        if stripped.startswith(END_MARK_SCHEME):
+            inside = False
+            continue
+        if not inside:
+            out.append(line)
+    return "\n".join(out).rstrip() + ("\n" if source.endswith("\n") else ""), found
+
+
 class HideHiddenTests(NbGraderPreprocessor):
-    """Remove hidden-test code and tracebacks from feedback, keep the checks' messages."""
+    """Remove hidden-test code and tracebacks, and mark schemes, from feedback; keep the checks'
+    messages."""
 
     def preprocess_cell(self, cell, resources, cell_index):
+        if cell.cell_type == "markdown":
+            cell.source, _ = strip_mark_scheme(cell.source)
+            return cell, resources
         if cell.cell_type != "code":
             return cell, resources
         source, found = strip_hidden(cell.source)
@@ -66,10 +90,23 @@ class HideHiddenTests(NbGraderPreprocessor):
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 message = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-                output["traceback"] = [message]
+                output["traceback"] = [_wrapped(message)]
                 outputs.append(output)
         cell.outputs = outputs
         return cell, resources
+
+
+def _wrapped(message: str, width: int = 100) -> str:
+    """A check's message with its long lines wrapped (feedback pages do not wrap code output, so
+    a long "How to fix" line ran off the page)."""
+    import textwrap
+
+    lines = []
+    for line in message.splitlines() or [""]:
+        indent = " " * (len(line) - len(line.lstrip()) + 2)
+        lines.append(textwrap.fill(line, width, subsequent_indent=indent,
+                                   break_long_words=False, break_on_hyphens=False) or line)
+    return "\n".join(lines)
 
 
 def _error(ename: str, evalue: str) -> NotebookNode:
@@ -301,6 +338,12 @@ def configure(c, root: Path | str) -> None:
     c.LimitOutput.max_traceback = 60
     # Feedback: hidden tests are removed before the notebook is rendered.
     c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    # Mark schemes sit in the locked question cell above each manually graded answer, between
+    # BEGIN/END MARK SCHEME. The release drops them (nbgrader's ClearMarkScheme; its check that
+    # they sit in "task" cells is off because these cells are plain locked cells). The gradebook
+    # keeps the whole cell and autograde restores it, so graders read the scheme in the
+    # formgrader; HideHiddenTests drops it again from the feedback.
+    c.ClearMarkScheme.enforce_metadata = False
     # The release keeps no outputs and checks that graded cells are well formed.
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
