@@ -301,6 +301,9 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
     where = (f"{mach.get('cpus', '?')} CPU cores, torch {mach.get('torch', '?')} "
              f"({mach.get('torch_threads', '?')} threads), "
              f"GPU: {mach.get('gpu') or 'none'}; measured {mach.get('date', '')[:10]}")
+    if not mach.get("gpu"):
+        where += (". GPU times are not measured: no GPU was available for this run, and the "
+                  "notebooks' headers say so")
 
     out = ["# Benchmark report", "",
            "Written by `python -m dgm_staff.bench report` from the measurements of "
