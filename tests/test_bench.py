@@ -282,3 +282,15 @@ def test_gan_step_runs_on_both_pairs_of_networks(capsys):
                               "--nets", nets]) == 0
         out = capsys.readouterr().out
         assert "| GAN step (1 D + 1 G update) |" in out and "WGAN-GP iteration" in out
+
+
+def test_the_gan_diagnosis_prints_one_row_per_variant(capsys):
+    from dgm_staff.bench import gan_diagnosis
+
+    assert gan_diagnosis.main(["fc", "--epochs", "1", "--only", "1", "7", "--n-eval", "200",
+                               "--train-subset", "512"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 3                                   # header and two variants
+    assert "seed settings" in rows[1] and "batch norm in G" in rows[2]
+    spread_default, spread_bn = (float(r.split("|")[3]) for r in rows[1:])
+    assert spread_default < 0.02 < spread_bn      # the seed's generator: one image for all codes
