@@ -97,6 +97,11 @@ def require_tensor(what: str, value: Any, shape: tuple[int, ...] | None = None,
     return value
 
 
+#: Whether :func:`call` silences warnings raised inside a student's function (it always does
+#: when grading; the course's own tests switch it off to prove the reference solutions raise none).
+SILENCE_STUDENT_WARNINGS = True
+
+
 def call(what: str, fn: Callable, *args, **kwargs):
     """Call the student's function, turning a crash into a message that names the call.
 
@@ -109,7 +114,8 @@ def call(what: str, fn: Callable, *args, **kwargs):
         # nbgrader scores a test cell 0 if it writes anything to stderr: a harmless warning
         # raised by correct student code must not cost points.
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            if SILENCE_STUDENT_WARNINGS:
+                warnings.simplefilter("ignore")
             return fn(*args, **kwargs)
     except NotImplementedError:
         raise CheckFailed(what, "is not implemented yet",
@@ -179,7 +185,8 @@ def backward(what: str, loss, hint: str, reduce: str | None = None) -> None:
     target = _reduced(loss, reduce)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            if SILENCE_STUDENT_WARNINGS:
+                warnings.simplefilter("ignore")
             target.backward()
     except Exception as e:  # noqa: BLE001 - the student's graph failed: a graded failure
         raise CheckFailed(what, f"backward() through the returned value raised "
@@ -199,7 +206,8 @@ def grad(what: str, output, inputs: Iterable[_torch.Tensor], hint: str,
     target = _reduced(output, reduce)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            if SILENCE_STUDENT_WARNINGS:
+                warnings.simplefilter("ignore")
             return tuple(_torch.autograd.grad(target, inputs, allow_unused=True))
     except Exception as e:  # noqa: BLE001 - the student's graph failed: a graded failure
         raise CheckFailed(what, f"taking the gradient of the returned value raised "

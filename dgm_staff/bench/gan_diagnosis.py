@@ -118,6 +118,12 @@ def wgan_variants() -> list[Variant]:
                 {**base, "n_critic": 2, "lr": 2e-4, "betas": (0.0, 0.9)}),
         Variant("plain GAN, same networks (lr 2e-4)", "gan", g, d, 64,
                 dict(lr=2e-4, sample_z=normal_z)),
+        # notebook 04's fully connected networks, whose plain GAN collapses (see ``fc``)
+        Variant("FC networks: plain GAN (lr 2e-4)", "gan", lambda: fc_generator(128),
+                fc_discriminator, 128, dict(lr=2e-4, sample_z=normal_z)),
+        Variant("FC networks: WGAN-GP (n_critic 2, lr 2e-4, betas (0, 0.9))", "wgan",
+                lambda: fc_generator(128), fc_discriminator, 128,
+                {**base, "n_critic": 2, "lr": 2e-4, "betas": (0.0, 0.9)}),
     ]
 
 
