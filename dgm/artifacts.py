@@ -35,7 +35,7 @@ import types
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import torch
@@ -108,13 +108,14 @@ def describe(record: dict | None) -> str:
 
 
 # ------------------------------------------------------------------------ JSON files ----------
-def write_json(path: Path, data: Any, record: dict) -> Path:
-    """Write ``{"provenance": record, "data": data}`` to ``path`` in one step (a reader never
-    sees half a file)."""
+def write_json(path: Path, data: Any, record: dict | None) -> Path:
+    """Write ``{"provenance": record, "data": data}`` to ``path`` (``data`` alone when there is no
+    ``record``) in one step: a reader never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps({"provenance": record, "data": data}, indent=1))
+    content = data if record is None else {"provenance": record, "data": data}
+    tmp.write_text(json.dumps(content, indent=1))
     tmp.replace(path)
     return path
 

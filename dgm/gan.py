@@ -183,7 +183,6 @@ class _Run:
                                    drop_last=True)
         self.gen = torch.Generator().manual_seed(seed)
         self.history = GanHistory()
-        self.n_epochs = epochs
         self.carry = carry
         self.ckpt = Checkpoint(checkpoint, dict(
             loop=d_name, epochs=epochs, batch_size=batch_size, lr=lr, betas=list(betas),
@@ -401,13 +400,7 @@ class GanResult:
 def save_results(results: list[GanResult], path: Path, provenance: dict | None = None) -> Path:
     """Save results for a later notebook, with the provenance of the run that made them
     (:func:`dgm.artifacts.provenance`)."""
-    rows = [asdict(r) for r in results]
-    if provenance is not None:
-        return write_json(path, rows, provenance)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows, indent=1))
-    return path
+    return write_json(path, [asdict(r) for r in results], provenance)
 
 
 def load_results(path: Path) -> list[GanResult]:

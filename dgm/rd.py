@@ -7,7 +7,6 @@ echo noise), *distortion* the summed squared error per image, Σ_j (x_j − x̂_
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -115,13 +114,7 @@ def evaluate_rd(measure: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tens
 def save_points(points: list[RDPoint], path: Path, provenance: dict | None = None) -> Path:
     """Save points for a later notebook, with the provenance of the run that made them
     (:func:`dgm.artifacts.provenance`)."""
-    rows = [asdict(p) for p in points]
-    if provenance is not None:
-        return write_json(path, rows, provenance)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows, indent=2))
-    return path
+    return write_json(path, [asdict(p) for p in points], provenance)
 
 
 def load_points(path: Path) -> list[RDPoint]:

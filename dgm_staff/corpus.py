@@ -119,24 +119,43 @@ def test_cells_of(nb, name: str) -> list[str]:
             if c.metadata.get("nbgrader", {}).get("grade") and pattern.search(c.source)]
 
 
-def direct_verdicts(release_nb, topic: Topic, cells: list[str]) -> dict[str, bool]:
-    """Run the set-up cell, the student's cells and the glue in this process (each cell on its
-    own, errors kept going, as a notebook does) and call each staff check directly."""
-    staff = importlib.import_module(f"grader_tests.{topic.checks}")
-    setup = next(c.source for c in release_nb.cells
-                 if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
-    ns: dict = {"__name__": "__main__"}
+@contextlib.contextmanager
+def _quiet_scratch():
+    """A scratch working folder, with output and warnings swallowed, for running student cells."""
     with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch), \
             contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for source in [setup, *cells, *topic.glue.values()]:
-            lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-            try:
-                exec(compile("\n".join(lines), "<cell>", "exec"), ns)  # noqa: S102
-            except BaseException as e:  # noqa: BLE001 - a failing cell, as in a notebook
-                if isinstance(e, KeyboardInterrupt):
-                    raise
+        yield
+
+
+def _run_cells(release_nb, topic: Topic, cells: list[str]) -> dict:
+    ns: dict = {"__name__": "__main__"}
+    setup = next(c.source for c in release_nb.cells
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
+    for source in [setup, *cells, *topic.glue.values()]:
+        lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        try:
+            exec(compile("\n".join(lines), "<cell>", "exec"), ns)  # noqa: S102
+        except BaseException as e:  # noqa: BLE001 - a failing cell, as in a notebook
+            if isinstance(e, KeyboardInterrupt):
+                raise
+    return ns
+
+
+def corpus_namespace(release_nb, topic: Topic, cells: list[str]) -> dict:
+    """The names a corpus file defines: the set-up cell, the student's cells and the glue run in
+    this process, each cell on its own with errors kept going, as a notebook runs them."""
+    with _quiet_scratch():
+        return _run_cells(release_nb, topic, cells)
+
+
+def direct_verdicts(release_nb, topic: Topic, cells: list[str]) -> dict[str, bool]:
+    """Run the corpus file's cells (:func:`corpus_namespace`) and call each staff check
+    directly."""
+    staff = importlib.import_module(f"grader_tests.{topic.checks}")
+    with _quiet_scratch():
+        ns = _run_cells(release_nb, topic, cells)
         verdicts = {}
         for name in topic.graded:
             try:

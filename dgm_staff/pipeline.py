@@ -37,39 +37,35 @@ END_MARK_SCHEME = "### END MARK SCHEME"
 CELL_TIMEOUT = 120
 
 
-def strip_hidden(source: str, note: bool = True) -> tuple[str, bool]:
-    """``source`` with every hidden-test region replaced by :data:`HIDDEN_NOTE` (or removed)."""
-    out, hidden, found = [], False, False
-    for line in source.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(BEGIN_HIDDEN):
-            hidden, found = True, True
-            out.append(line[: len(line) - len(line.lstrip())] + (HIDDEN_NOTE if note else "pass"))
-            continue
-        if stripped.startswith(END_HIDDEN):
-            hidden = False
-            continue
-        if not hidden:
-            out.append(line)
-    if hidden:  # an unterminated region hides everything after it
-        found = True
-    return "\n".join(out), found
-
-
-def strip_mark_scheme(source: str) -> tuple[str, bool]:
-    """``source`` without its mark-scheme regions (an unterminated one hides the rest)."""
+def _strip_region(source: str, begin: str, end: str, note: str | None) -> tuple[str, bool]:
+    """``source`` with every ``begin``…``end`` region removed (replaced by ``note``, indented as
+    the region, when given); an unterminated region hides everything after it. Returns the new
+    source and whether there was a region."""
     out, inside, found = [], False, False
     for line in source.splitlines():
         stripped = line.strip()
-        if stripped.startswith(BEGIN_MARK_SCHEME):
+        if stripped.startswith(begin):
             inside, found = True, True
+            if note is not None:
+                out.append(line[: len(line) - len(line.lstrip())] + note)
             continue
-        if stripped.startswith(END_MARK_SCHEME):
+        if stripped.startswith(end):
             inside = False
             continue
         if not inside:
             out.append(line)
-    return "\n".join(out).rstrip() + ("\n" if source.endswith("\n") else ""), found
+    return "\n".join(out), found
+
+
+def strip_hidden(source: str, note: bool = True) -> tuple[str, bool]:
+    """``source`` with every hidden-test region replaced by :data:`HIDDEN_NOTE` (or ``pass``)."""
+    return _strip_region(source, BEGIN_HIDDEN, END_HIDDEN, HIDDEN_NOTE if note else "pass")
+
+
+def strip_mark_scheme(source: str) -> tuple[str, bool]:
+    """``source`` without its mark-scheme regions (an unterminated one hides the rest)."""
+    stripped, found = _strip_region(source, BEGIN_MARK_SCHEME, END_MARK_SCHEME, None)
+    return stripped.rstrip() + ("\n" if source.endswith("\n") else ""), found
 
 
 class HideHiddenTests(NbGraderPreprocessor):

@@ -30,11 +30,11 @@ warnings.simplefilter("error")
 import nbformat, torch
 from dgm_staff.bench.common import solution_namespace
 from dgm_staff.judge import checks_module_of
-from dgm.runtime import repo_root
+from pathlib import Path
 
-name = sys.argv[1]
-nb = nbformat.read(repo_root() / "solutions" / name / f"{name}.ipynb", 4)
-ns = solution_namespace(name)
+path = Path(sys.argv[1])
+nb = nbformat.read(path, 4)
+ns = solution_namespace(path.stem, path)
 setup = next(c.source for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
 for cell in nb.cells:                       # the written answers (cells that define nothing)
     meta = cell.metadata.get("nbgrader", {})
@@ -69,12 +69,62 @@ print("ran", len(tests), "test cells twice")
 '''
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_every_check_runs_without_a_word_on_stderr(name, tmp_path):
+def quiet_run(notebook: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """Every test cell of a source notebook, twice, in a fresh process (see the module
+    docstring)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DGM_BUDGET": "smoke",
            "DGM_OUTPUT": str(tmp_path), "PYTHONWARNINGS": "error"}
-    result = subprocess.run([sys.executable, "-c", SCRIPT, name], capture_output=True,
-                            text=True, cwd=tmp_path, env=env, timeout=600)
+    return subprocess.run([sys.executable, "-c", SCRIPT, str(notebook)], capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=600)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_check_runs_without_a_word_on_stderr(name, tmp_path):
+    result = quiet_run(ROOT / "solutions" / name / f"{name}.ipynb", tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stderr == "", result.stderr[-3000:]
     assert "ran" in result.stdout and not result.stdout.startswith("ran 0 "), result.stdout
+
+
+def _notebook(tmp_path: Path, reference: str, test: str) -> Path:
+    """A source notebook of one reference function and one graded test cell (notebook 06's
+    checks module)."""
+    import nbformat
+
+    def meta(grade_id, **flags):
+        return {"nbgrader": {"grade_id": grade_id, "locked": not flags.get("solution"),
+                             "schema_version": 3, "grade": flags.get("grade", False),
+                             "solution": flags.get("solution", False), "task": False,
+                             **({"points": 1} if flags.get("grade") else {})}}
+
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import torch\nfrom dgm.checks import paths as checks",
+                                  metadata=meta("setup")),
+        nbformat.v4.new_code_cell(reference, metadata=meta("answer", solution=True)),
+        nbformat.v4.new_code_cell(test, metadata=meta("test", grade=True)),
+    ])
+    path = tmp_path / "06_inversion.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+CONVERT = "def convert(x):\n    return float((x * torch.ones(1, requires_grad=True)).sum())\n"
+CLEAN = "def convert(x):\n    return float(x.detach().sum())\n"
+
+
+@pytest.mark.parametrize("reference, test, why", [
+    # a check converting a tensor that requires grad: torch warns once per process
+    (CLEAN, "import torch\nfloat(torch.ones(1, requires_grad=True) * 2)", "the check warns"),
+    # a reference that warns (silenced while grading) would spend the warning for the checks
+    (CONVERT, "checks.call('convert', convert, torch.ones(2))", "the reference warns"),
+], ids=["check", "reference"])
+def test_a_warning_from_a_check_or_a_reference_fails(reference, test, why, tmp_path):
+    result = quiet_run(_notebook(tmp_path, reference, test), tmp_path)
+    assert result.returncode != 0, why
+    assert "requires_grad=True to a scalar" in result.stderr
+
+
+def test_a_quiet_notebook_passes(tmp_path):
+    result = quiet_run(_notebook(tmp_path, CLEAN, "checks.call('convert', convert, "
+                                                  "torch.ones(2))"), tmp_path)
+    assert result.returncode == 0 and result.stderr == "", result.stderr[-2000:]

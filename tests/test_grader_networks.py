@@ -8,9 +8,7 @@ grading decides) are tested, and one submission is graded through the real pipel
 
 from __future__ import annotations
 
-import io
 import json
-import types
 from pathlib import Path
 
 import nbformat
@@ -22,6 +20,8 @@ from torch import nn
 from dgm.checks import gan as student_checks
 from grader_tests import gan as checks
 from grader_tests._core import CheckFailed
+from dgm_staff.corpus import corpus_namespace
+from tests.judge_harness import judged
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = ["visible", "hidden"]
@@ -357,53 +357,9 @@ def test_sample_z_drawing_on_the_cpu_fails():
 
 
 # ------------------------------------------------------------------------ through the judge ---
-class _InProcessChannel:
-    """The judge's channel to the kernel agent, with the agent in this process: requests and
-    replies go through ``torch.save``/``torch.load`` as over the wire (replies as plain data)."""
-
-    def __init__(self, user_ns: dict):
-        from dgm_staff import judge
-
-        agent_ns = {"get_ipython": lambda: types.SimpleNamespace(user_ns=user_ns)}
-        exec(compile(judge.AGENT_SOURCE, "<kernel agent>", "exec"), agent_ns)  # noqa: S102
-        self.agent = agent_ns["__dgm_judge_agent__"]
-
-    @staticmethod
-    def _wire(obj, weights_only):
-        buf = io.BytesIO()
-        torch.save(obj, buf)
-        buf.seek(0)
-        return torch.load(buf, weights_only=weights_only)
-
-    def request(self, req: dict) -> dict:
-        req = self._wire(req, weights_only=False)
-        try:
-            resp = getattr(self.agent, "op_" + req["op"])(req)
-        except Exception as e:  # noqa: BLE001 - as the agent's handle() replies
-            resp = {"status": "error", "ename": type(e).__name__, "evalue": str(e)}
-        return self._wire(resp, weights_only=True)
-
-
 def _judged(user_ns: dict, source: str):
-    """Run a test cell's source with the judge against ``user_ns`` (the student's names):
-    the student's classes come back as handles, their networks as mirrors."""
-    import sys
-
-    from dgm_staff import judge
-
-    previous = sys.modules.get("__dgm_harness__")
-    j = judge.Judge.__new__(judge.Judge)
-    j.session = judge.Session(_InProcessChannel(user_ns))
-    j.checks = checks
-    judge._core().REMOTE = j.session
-    try:
-        return j.run_cell(source)
-    finally:
-        j.close()
-        if previous is None:
-            sys.modules.pop("__dgm_harness__", None)
-        else:
-            sys.modules["__dgm_harness__"] = previous
+    """A test cell's verdict through the judge, with notebook 04's staff checks."""
+    return judged(user_ns, checks, source)
 
 
 @pytest.mark.parametrize("dnet,gnet", [(dnet_functional(), gnet_functional()),
@@ -433,29 +389,6 @@ def test_the_judge_checks_the_device_of_sample_z():
 
 
 # ------------------------------------------------------------------------ real student code ---
-def _corpus_namespace(release, topic, cells) -> dict:
-    """The names a corpus file defines, its cells run as a notebook runs them (see
-    :func:`dgm_staff.corpus.direct_verdicts`)."""
-    import contextlib
-    import tempfile
-    import warnings
-
-    setup = next(c.source for c in release.cells
-                 if c.metadata.get("nbgrader", {}).get("grade_id") == "setup")
-    ns: dict = {"__name__": "__main__"}
-    with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch), \
-            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-            warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for source in [setup, *cells, *topic.glue.values()]:
-            lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-            try:
-                exec(compile("\n".join(lines), "<cell>", "exec"), ns)  # noqa: S102
-            except Exception:  # noqa: BLE001 - a failing cell, as in a notebook
-                pass
-    return ns
-
-
 def test_real_networks_of_the_corpus_get_the_verdict_of_their_function():
     """The public student networks of ``tests/corpus/gan`` (several share one activation module
     or use F.relu / torch.sigmoid), checked directly and through the judge: every one passes
@@ -471,7 +404,7 @@ def test_real_networks_of_the_corpus_get_the_verdict_of_their_function():
         cells = corpus.student_cells(corpus.CORPUS / entry["file"])
         verdicts = corpus.direct_verdicts(release, topic, cells)
         failed += [(entry["repo"], name) for name, ok in verdicts.items() if not ok]
-        ns = _corpus_namespace(release, topic, cells)
+        ns = corpus_namespace(release, topic, cells)
         for name in ("DNet", "GNet"):
             check = f"checks.check_{name.lower()}"
             if _judged(ns, f'{check}({name})\n{check}({name}, level="hidden")') is not None:

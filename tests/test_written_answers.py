@@ -27,11 +27,8 @@ from __future__ import annotations
 import ast
 import builtins
 import importlib
-import io
 import json
 import math
-import sys
-import types
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -39,9 +36,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
-import torch
 
 from dgm.checks._core import CheckFailed
+from tests import judge_harness
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ["01_vae", "02_beta_vae", "03_echo", "04_gan", "05_wgan", "06_inversion"]
@@ -445,57 +442,11 @@ def run_region(cell: WrittenCell, region: str, value) -> None:
     exec(compile(region, f"<{cell.notebook}:{cell.grade_id}>", "exec"), ns)  # noqa: S102
 
 
-class _InProcessChannel:
-    """The judge's channel to its kernel agent, with the agent in this process: requests and
-    replies go through ``torch.save``/``torch.load`` as over the wire (replies as plain data)."""
-
-    def __init__(self, user_ns: dict):
-        from dgm_staff import judge
-
-        agent_ns = {"get_ipython": lambda: types.SimpleNamespace(user_ns=user_ns)}
-        exec(compile(judge.AGENT_SOURCE, "<kernel agent>", "exec"), agent_ns)  # noqa: S102
-        self.agent = agent_ns["__dgm_judge_agent__"]
-
-    @staticmethod
-    def _wire(obj, weights_only):
-        buf = io.BytesIO()
-        torch.save(obj, buf)
-        buf.seek(0)
-        return torch.load(buf, weights_only=weights_only)
-
-    def request(self, req: dict) -> dict:
-        from dgm_staff.judge import JudgeError
-
-        req = self._wire(req, weights_only=False)
-        try:
-            resp = getattr(self.agent, "op_" + req["op"])(req)
-        except Exception as e:  # noqa: BLE001 - as the agent's handle() replies
-            resp = {"status": "error", "ename": type(e).__name__, "evalue": str(e)}
-        try:
-            return self._wire(resp, weights_only=True)
-        except Exception as e:  # noqa: BLE001 - as the judge's channel reads a reply
-            raise JudgeError(f"the kernel's answer could not be read as data ({e})") from None
-
-
 def judged(cell: WrittenCell, value) -> BaseException | None:
     """The whole test cell as grading runs it: by the judge, with the student's names (the set-up
     symbols and the answer) in a kernel namespace, fetched as plain data."""
-    from dgm_staff import judge
-
     user_ns = {**setup_symbols(cell.notebook), cell.variable: value}
-    previous = sys.modules.get("__dgm_harness__")
-    j = judge.Judge.__new__(judge.Judge)
-    j.session = judge.Session(_InProcessChannel(user_ns))
-    j.checks = staff_checks(cell.notebook)
-    judge._core().REMOTE = j.session
-    try:
-        return j.run_cell(cell.source)
-    finally:
-        j.close()
-        if previous is None:
-            sys.modules.pop("__dgm_harness__", None)
-        else:
-            sys.modules["__dgm_harness__"] = previous
+    return judge_harness.judged(user_ns, staff_checks(cell.notebook), cell.source)
 
 
 # ------------------------------------------------------------------------ parametrisation ------

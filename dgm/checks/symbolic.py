@@ -24,11 +24,9 @@ def _as_expr(what: str, answer: Any, allowed: Iterable[sp.Symbol]) -> sp.Expr:
     if answer is None or answer is ...:
         raise CheckFailed(what, "has no answer yet",
                           "replace `None` (or `...`) with your expression")
-    if isinstance(answer, str) and answer.strip().lower() in _INFINITY_WORDS:
-        return sp.oo                       # "inf", "∞", "Infinity": what as_number reads too
-    if isinstance(answer, str) and answer.strip().lower().lstrip("-").strip() in _INFINITY_WORDS \
-            and answer.strip().startswith("-"):
-        return -sp.oo
+    infinity = _infinity_word(answer)         # "inf", "∞", "-Infinity": read as as_number does
+    if infinity is not None:
+        return infinity
     if isinstance(answer, str):
         from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
@@ -109,7 +107,17 @@ def check_expression(what: str, answer: Any, reference: sp.Expr, symbols: Iterab
 #: Relative precision a numeric answer is accepted with: four significant digits
 #: (``0.6931`` for log 2, ``-1.3863`` for -log 4); exact values are always accepted.
 NUMBER_RTOL = 5e-4
-_INFINITY_WORDS = {"inf", "+inf", "infinity", "+infinity", "oo", "+oo", "∞", "+∞"}
+_INFINITY_WORDS = {"inf", "infinity", "oo", "∞"}
+
+
+def _infinity_word(answer: Any) -> sp.Expr | None:
+    """±∞ for a string spelling of it (``"inf"``, ``"+Infinity"``, ``"-oo"``, ``"∞"``), else
+    ``None``."""
+    if not isinstance(answer, str):
+        return None
+    word = answer.strip().lower()
+    sign = -1 if word.startswith("-") else 1
+    return sign * sp.oo if word.lstrip("+-").strip() in _INFINITY_WORDS else None
 
 
 def as_number(what: str, answer: Any) -> sp.Expr:
@@ -118,10 +126,9 @@ def as_number(what: str, answer: Any) -> sp.Expr:
     gives), ``float("inf")`` and ``"inf"`` all read as +∞; NaN is refused."""
     if answer is None or answer is ...:
         raise CheckFailed(what, "has no answer yet", "replace `None` with your value")
-    if isinstance(answer, str) and answer.strip().lower() in _INFINITY_WORDS:
-        return sp.oo
-    if isinstance(answer, str) and answer.strip().lower() in ("-inf", "-infinity", "-oo"):
-        return -sp.oo
+    infinity = _infinity_word(answer)
+    if infinity is not None:
+        return infinity
     try:
         value = sp.sympify(answer)
     except (sp.SympifyError, TypeError, ValueError):

@@ -115,13 +115,13 @@ def notebook_quality(name: str, outputs: Path) -> dict:
     return {}
 
 
-def solution_namespace(name: str) -> dict:
-    """The reference solution of notebook ``name``: its set-up cell and every solution cell that
-    defines a function or class, executed in one namespace (at the smoke budget, outputs in a
-    temporary folder)."""
+def solution_namespace(name: str, path: Path | None = None) -> dict:
+    """The reference solution of notebook ``name`` (read from ``path``, by default the course's
+    ``solutions/``): its set-up cell and every solution cell that defines a function or class,
+    executed in one namespace (at the smoke budget, outputs in a temporary folder)."""
     import nbformat
 
-    nb = nbformat.read(repo_root() / "solutions" / name / f"{name}.ipynb", 4)
+    nb = nbformat.read(path or repo_root() / "solutions" / name / f"{name}.ipynb", 4)
     module = types.ModuleType(f"solution_{name}")       # a real module, as a kernel's __main__
     sys.modules[module.__name__] = module
     with tempfile.TemporaryDirectory() as tmp, environ(**{BUDGET_ENV: "smoke", OUTPUT_ENV: tmp}), \

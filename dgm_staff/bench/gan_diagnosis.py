@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dgm.data import load_mnist_tensors
