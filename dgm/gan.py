@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
@@ -55,24 +54,42 @@ def as_images(x: torch.Tensor) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------ models --------------
-def fc_generator(zdim: int = 128) -> nn.Sequential:
+def fc_generator(zdim: int = 128, batch_norm: bool = True) -> nn.Sequential:
     """The fully connected generator of the second seed: hidden widths 256, 512, 1024, each a
     Linear followed by LeakyReLU(0.2), then Linear(1024 → 784) and a sigmoid (pixels in [0, 1]),
-    reshaped to ``[B, 1, 28, 28]``."""
+    reshaped to ``[B, 1, 28, 28]``.
+
+    ``batch_norm`` (the course's default) puts a BatchNorm1d after the second and third hidden
+    Linear, as DCGAN does in its generator (Radford et al., ICLR 2016). Without it (the seed's
+    network, ``batch_norm=False``) every code gives almost the same image at initialisation and
+    the GAN collapses to one image within the first epoch, whatever the learning rate, the
+    discriminator's width or the codes' law (``benchmarks/gan_diagnosis.md``)."""
+    def norm(width: int) -> list[nn.Module]:
+        return [nn.BatchNorm1d(width)] if batch_norm else []
+
     return nn.Sequential(
         nn.Linear(zdim, 256), nn.LeakyReLU(0.2),
-        nn.Linear(256, 512), nn.LeakyReLU(0.2),
-        nn.Linear(512, 1024), nn.LeakyReLU(0.2),
+        nn.Linear(256, 512), *norm(512), nn.LeakyReLU(0.2),
+        nn.Linear(512, 1024), *norm(1024), nn.LeakyReLU(0.2),
         nn.Linear(1024, 784), nn.Sigmoid(),
         nn.Unflatten(1, (1, 28, 28)))
 
 
-def fc_discriminator() -> nn.Sequential:
-    """A fully connected discriminator: 784 → 512 → 256 → 1 logit, LeakyReLU(0.2)."""
+def fc_discriminator(dropout: float = 0.3) -> nn.Sequential:
+    """A fully connected discriminator: 784 → 512 → 256 → 1 logit, LeakyReLU(0.2).
+
+    ``dropout`` (the course's default 0.3; 0 gives the second seed's network) follows each hidden
+    layer, as in the discriminator Goodfellow et al. (2014) trained on MNIST: it keeps this
+    discriminator, a thousand times larger than notebook 04's ``DNet``, from latching onto a
+    few pixels, and in the course's diagnosis it was what let the FC GAN keep all ten digit
+    classes (``benchmarks/gan_diagnosis.md``)."""
+    def drop() -> list[nn.Module]:
+        return [nn.Dropout(dropout)] if dropout > 0 else []
+
     return nn.Sequential(
         nn.Flatten(),
-        nn.Linear(784, 512), nn.LeakyReLU(0.2),
-        nn.Linear(512, 256), nn.LeakyReLU(0.2),
+        nn.Linear(784, 512), nn.LeakyReLU(0.2), *drop(),
+        nn.Linear(512, 256), nn.LeakyReLU(0.2), *drop(),
         nn.Linear(256, 1))
 
 
@@ -183,6 +200,7 @@ class _Run:
                                    drop_last=True)
         self.gen = torch.Generator().manual_seed(seed)
         self.history = GanHistory()
+        self.pending: list[tuple[str, int, torch.Tensor]] = []
         self.carry = carry
         self.ckpt = Checkpoint(checkpoint, dict(
             loop=d_name, epochs=epochs, batch_size=batch_size, lr=lr, betas=list(betas),
@@ -240,6 +258,7 @@ class _Run:
             for net in self.nets:
                 net.train()
             yield epoch
+            self.flush(epoch)
             h.epoch_seconds.append(time.perf_counter() - start)
             for net in self.nets:
                 net.eval()
@@ -251,20 +270,33 @@ class _Run:
 
     def step(self, which: str, loss: torch.Tensor, epoch: int, step: int) -> None:
         """One Adam step of the discriminator/critic (``"d"``) or the generator (``"g"``) on
-        ``loss``; gradients of both networks are cleared first, so neither sees the other's."""
-        h = self.history
+        ``loss``; gradients of both networks are cleared first, so neither sees the other's.
+
+        The loss is kept as a tensor and read once per epoch (:meth:`flush`): reading it here
+        would make the CPU wait for the GPU at every step."""
         self.opt_d.zero_grad(set_to_none=True)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
         (self.opt_d if which == "d" else self.opt_g).step()
-        value = float(loss.detach())
-        _check_finite(value, f"{self.d_name if which == 'd' else 'generator'} loss", epoch, step)
-        if which == "d":
-            h.d_loss.append(value)
-            h.d_steps += 1
-        else:
-            h.g_loss.append(value)
-            h.g_steps += 1
+        self.pending.append((which, step, loss.detach()))
+
+    def flush(self, epoch: int) -> None:
+        """Move the epoch's losses into the history (one device-to-host copy) and stop with a
+        message at the first one that is not finite."""
+        if not self.pending:
+            return
+        values = torch.stack([loss for _, _, loss in self.pending]).float().cpu().tolist()
+        h = self.history
+        for (which, step, _), value in zip(self.pending, values):
+            _check_finite(value, f"{self.d_name if which == 'd' else 'generator'} loss", epoch,
+                          step)
+            if which == "d":
+                h.d_loss.append(value)
+                h.d_steps += 1
+            else:
+                h.g_loss.append(value)
+                h.g_steps += 1
+        self.pending = []
 
 
 def train_gan(d_net: nn.Module, g_net: nn.Module, d_loss: Callable, g_loss: Callable,
@@ -360,6 +392,54 @@ def train_wgan_gp(critic: nn.Module, g_net: nn.Module, critic_loss: Callable,
     return run.finish()
 
 
+class Snapshots:
+    """The ``on_epoch`` callback of the GAN notebooks: every ``every`` epochs and after the last
+    one, a grid of samples from the fixed codes ``fixed_z`` and, given a ``meter``
+    (:class:`dgm.metrics.SampleQualityMeter`), the quality of ``n_eval`` samples drawn with the
+    same seed each time (so the curve shows the generator changing, not the codes).
+
+    Pass ``store`` as the training loop's ``carry`` so that an interrupted run resumes with its
+    snapshots; the scoring draws its codes from a seed of its own and leaves the training's random
+    state alone.
+
+    >>> snaps = Snapshots(fixed_z, every=5, last=30, meter=meter, zdim=64)
+    >>> history = train_gan(..., on_epoch=snaps, carry=snaps.store)
+    >>> show_training_grids(snaps.grids, "...");  snaps.progress(history)
+    """
+
+    def __init__(self, fixed_z: torch.Tensor, every: int, last: int, meter=None,
+                 n_eval: int = 2000, zdim: int | None = None, sample_z: Callable | None = None,
+                 seed: int = 0):
+        self.fixed_z, self.every, self.last = fixed_z, every, last
+        self.meter, self.n_eval, self.zdim = meter, n_eval, zdim or fixed_z.shape[1]
+        self.sample_z, self.seed = sample_z, seed
+        self.store: dict[int, dict] = {}
+
+    def __call__(self, epoch: int, g_net: nn.Module) -> None:
+        if epoch % self.every and epoch != self.last:
+            return
+        with torch.no_grad():
+            snap = {"grid": g_net(self.fixed_z).cpu()}
+        if self.meter is not None:
+            q = self.meter(generate(g_net, self.n_eval, self.zdim, seed=self.seed,
+                                    sample_z=self.sample_z))
+            snap.update(IS=q.inception_score, FID=q.fid, classes=q.classes)
+        self.store[epoch] = snap
+
+    @property
+    def grids(self) -> dict[int, torch.Tensor]:
+        """``{epoch: images}`` for :func:`dgm.plotting.show_training_grids`."""
+        return {epoch: snap["grid"] for epoch, snap in sorted(self.store.items())}
+
+    def progress(self, history: GanHistory) -> list[dict]:
+        """One row per scored epoch: ``epoch``, ``seconds`` (training time up to the end of that
+        epoch, from ``history``), ``IS``, ``FID``, ``classes``."""
+        clock = [sum(history.epoch_seconds[:e]) for e in range(len(history.epoch_seconds) + 1)]
+        return [{"epoch": epoch, "seconds": clock[min(epoch, len(clock) - 1)],
+                 **{k: snap[k] for k in ("IS", "FID", "classes")}}
+                for epoch, snap in sorted(self.store.items()) if "IS" in snap]
+
+
 @torch.no_grad()
 def generate(g_net: nn.Module, n: int, zdim: int | None = None, seed: int = 0,
              batch_size: int = 1000, sample_z: Callable | None = None) -> torch.Tensor:
@@ -395,6 +475,7 @@ class GanResult:
     fid: float
     d_steps: int
     g_steps: int
+    classes: int = 10              # digit classes with at least 2 % of the samples
 
 
 def save_results(results: list[GanResult], path: Path, provenance: dict | None = None) -> Path:
@@ -412,12 +493,43 @@ def load_results(path: Path) -> list[GanResult]:
 
 def format_results(results: list[GanResult]) -> str:
     header = (f"{'generator':<22} {'epochs':>6} {'wall s':>8} {'D/critic steps':>14} "
-              f"{'G steps':>8} {'IS':>12} {'FID':>8}")
+              f"{'G steps':>8} {'IS':>12} {'FID':>8} {'classes':>8}")
     lines = [header, "-" * len(header)]
     for r in results:
         lines.append(f"{r.name:<22} {r.epochs:>6} {r.seconds:>8.0f} {r.d_steps:>14} "
                      f"{r.g_steps:>8} {r.inception_score:>6.2f} ± {r.inception_score_std:<4.2f}"
-                     f"{r.fid:>8.2f}")
+                     f"{r.fid:>8.2f} {r.classes:>8}")
+    return "\n".join(lines)
+
+
+COURSE_PENALTY_COMPARISON = Path(__file__).resolve().parent / "assets" / "gan_vs_wgan.json"
+
+
+def course_penalty_comparison() -> tuple[dict, dict]:
+    """The course's measurement of what the gradient penalty buys (``dgm_staff.bench.
+    gan_diagnosis stability``): per seed, at a reduced budget on a 2-core CPU, WGAN-GP against
+    the plain GAN on the same networks at equal training time, and on the second seed's fully
+    connected networks. Returns the table and its provenance."""
+    table, record = read_json(COURSE_PENALTY_COMPARISON)
+    return table, record or {}
+
+
+def format_penalty_comparison(table: dict) -> str:
+    """The comparison as text: one line per networks, loss and seed, then the mean over seeds."""
+    header = (f"{'networks':<26} {'loss':<8} {'seed':>4} {'epochs':>6} {'train s':>8} "
+              f"{'IS':>6} {'FID':>7} {'classes':>8}")
+    lines = [header, "-" * len(header)]
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in table["rows"]:
+        groups.setdefault((row["networks"], row["loss"]), []).append(row)
+    for (networks, loss), rows in groups.items():
+        for r in rows:
+            lines.append(f"{networks:<26} {loss:<8} {r['seed']:>4} {r['epochs']:>6} "
+                         f"{r['seconds']:>8.0f} {r['IS']:>6.2f} {r['FID']:>7.0f} "
+                         f"{r['classes']:>8}")
+        mean = {k: sum(r[k] for r in rows) / len(rows) for k in ("seconds", "IS", "FID")}
+        lines.append(f"{'':<26} {'mean':<8} {'':>4} {'':>6} {mean['seconds']:>8.0f} "
+                     f"{mean['IS']:>6.2f} {mean['FID']:>7.0f}")
     return "\n".join(lines)
 
 

@@ -133,16 +133,31 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 @dataclass(frozen=True)
 class SampleQuality:
-    """Classifier IS (mean ± std over 10 splits) and FID against the real test set."""
+    """Classifier IS (mean ± std over 10 splits) and FID against the real test set, and how many
+    of the ten digit classes make up at least :data:`CLASS_SHARE` of the samples (10 for real
+    digits; 1 for a generator that collapsed to one image)."""
 
     inception_score: float
     inception_score_std: float
     fid: float
     n: int
+    classes: int = 10
 
     def __str__(self) -> str:
         return (f"classifier IS {self.inception_score:.2f} ± {self.inception_score_std:.2f}, "
-                f"classifier FID {self.fid:.2f} (n = {self.n})")
+                f"classifier FID {self.fid:.2f}, {self.classes} classes (n = {self.n})")
+
+
+#: A digit class counts as present in a sample set when at least this share of the samples is
+#: classified as it (a tenth would be an even share).
+CLASS_SHARE = 0.02
+
+
+def classes_present(probs: np.ndarray, at_least: float = CLASS_SHARE) -> int:
+    """How many of the ten classes take at least ``at_least`` of the samples, by the
+    classifier's most likely label (``probs``: ``[N, 10]``)."""
+    share = np.bincount(probs.argmax(1), minlength=10) / len(probs)
+    return int((share >= at_least).sum())
 
 
 class SampleQualityMeter:
@@ -167,7 +182,7 @@ class SampleQualityMeter:
         mean, std = inception_score(probs)
         mu, sigma = gaussian_stats(feats)
         return SampleQuality(mean, std, frechet_distance(self.mu, self.sigma, mu, sigma),
-                             len(images))
+                             len(images), classes_present(probs))
 
 
 @torch.no_grad()

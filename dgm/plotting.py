@@ -197,3 +197,27 @@ def show_training_grids(grids: dict, title: str, nrow: int = 4, ncols: int = 3):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_quality_progress(progress: dict, x: str = "seconds",
+                          title: str = "Sample quality during training"):
+    """IS (higher is better), FID (lower is better) and digit classes present, against training
+    ``x`` (``"seconds"`` or ``"epoch"``), for ``{name: rows}`` with rows as
+    :meth:`dgm.gan.Snapshots.progress` returns them."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for name, rows in progress.items():
+        xs = [row[x] for row in rows]
+        for ax, key in zip(axes, ("IS", "FID", "classes")):
+            ax.plot(xs, [row[key] for row in rows], marker="o", label=name)
+    for ax, (key, note) in zip(axes, [("IS", "higher is better"), ("FID", "lower is better, log scale"),
+                                      ("classes", "digit classes with ≥ 2 % of samples")]):
+        ax.set_xlabel("training seconds" if x == "seconds" else "epoch")
+        ax.set_title(f"classifier {key}" if key != "classes" else "classes present")
+        ax.set_ylabel(note)
+        ax.grid(alpha=0.3)
+    axes[1].set_yscale("log")
+    axes[2].set_ylim(0, 10.5)
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -61,6 +61,35 @@ def test_architectures_have_the_tables_shapes():
     assert gan.fc_discriminator()(out).shape == (2, 1)
 
 
+def test_the_fc_generator_has_batch_norm_unless_asked_for_the_seeds_network():
+    norms = lambda net: [m.num_features for m in net if isinstance(m, nn.BatchNorm1d)]  # noqa
+    assert norms(gan.fc_generator(128)) == [512, 1024]
+    seed = gan.fc_generator(128, batch_norm=False)
+    assert norms(seed) == []
+    assert [m.out_features for m in seed if isinstance(m, nn.Linear)] == [256, 512, 1024, 784]
+
+
+def test_the_fc_discriminator_has_dropout_unless_asked_for_the_seeds_network():
+    drops = lambda net: [m.p for m in net if isinstance(m, nn.Dropout)]  # noqa: E731
+    assert drops(gan.fc_discriminator()) == [0.3, 0.3]
+    assert drops(gan.fc_discriminator(0.0)) == []
+    d = gan.fc_discriminator().eval()
+    x = torch.rand(4, 1, 28, 28)
+    assert torch.equal(d(x), d(x))                       # no dropout at evaluation
+    assert not torch.equal(d.train()(x), d(x))           # dropout while training
+
+
+def test_the_seeds_fc_generator_gives_every_code_almost_the_same_image():
+    # the diagnosis of its collapse (benchmarks/gan_diagnosis.md): at initialisation the images
+    # barely depend on the code, and batch norm spreads them out
+    torch.manual_seed(0)
+    z = torch.rand(500, 128) * 2 - 1
+    with torch.no_grad():
+        seed = gan.fc_generator(128, batch_norm=False)(z).std(0).mean()
+        normed = gan.fc_generator(128).train()(z).std(0).mean()
+    assert seed < 0.01 and normed > 10 * seed
+
+
 def test_course_networks_have_their_shapes():
     torch.manual_seed(0)
     g = gan.course_generator(16)
@@ -130,12 +159,93 @@ def test_train_wgan_gp_takes_one_generator_step_per_n_critic():
     assert h.d_steps == 5 and h.g_steps == 1 and penalty_calls == [7.0] * 5
 
 
+def test_losses_are_read_once_per_epoch_and_kept_in_order():
+    x = torch.rand(48, 1, 28, 28)
+    d, g = _conv_pair()
+    seen = []
+
+    def d_loss(*a):
+        loss = _d_loss(*a)
+        seen.append(float(loss))
+        return loss
+    h = gan.train_gan(d, g, d_loss, _g_loss, x, zdim=8, epochs=2, batch_size=16,
+                      progress=False)
+    assert h.d_loss == pytest.approx(seen) and h.d_steps == 6 and h.g_steps == 6
+    assert len(h.epoch_seconds) == 2
+
+
 def test_diverging_loss_stops_with_a_message():
     x = torch.rand(32, 1, 28, 28)
     d, g = _conv_pair()
     with pytest.raises(FloatingPointError, match="BCEWithLogitsLoss"):
         gan.train_gan(d, g, lambda *a: _d_loss(*a) * float("nan"), _g_loss, x, zdim=8,
                       epochs=1, batch_size=16, progress=False)
+
+
+def test_snapshots_keep_grids_and_scores_at_their_epochs_and_resume(tmp_path):
+    x = torch.rand(32, 1, 28, 28)
+    calls = []
+    stop = {"at": None, "steps": 0}
+
+    class Meter:
+        def __call__(self, images):
+            calls.append(images.shape)
+            return type("Q", (), dict(inception_score=2.0, fid=50.0, classes=3))()
+
+    def d_loss(*a):              # stops the run at step stop["at"] (an interruption)
+        stop["steps"] += 1
+        if stop["steps"] == stop["at"]:
+            raise KeyboardInterrupt
+        return _d_loss(*a)
+
+    def train(snaps, checkpoint=None):
+        torch.manual_seed(0)
+        d, g = _conv_pair()
+        h = gan.train_gan(d, g, d_loss, _g_loss, x, zdim=8, epochs=3, batch_size=16,
+                          progress=False, on_epoch=snaps, carry=snaps.store,
+                          checkpoint=checkpoint)
+        return h, g
+
+    fixed = torch.randn(6, 8)
+    snaps = gan.Snapshots(fixed, every=2, last=3, meter=Meter(), n_eval=10)
+    h, g = train(snaps)
+    assert sorted(snaps.grids) == [2, 3] and snaps.grids[3].shape == (6, 1, 28, 28)
+    assert calls == [(10, 1, 28, 28)] * 2
+    rows = snaps.progress(h)
+    assert [r["epoch"] for r in rows] == [2, 3]
+    assert rows[0]["seconds"] == pytest.approx(sum(h.epoch_seconds[:2]))
+    assert rows[1]["seconds"] == pytest.approx(h.seconds) and rows[1]["classes"] == 3
+    with torch.no_grad():
+        # the last grid is the final generator's (trained channels-last: float32 rounding)
+        assert torch.allclose(snaps.grids[3], g(fixed), atol=1e-5)
+    # scoring draws its own codes: the run is the same with and without a meter
+    plain = gan.Snapshots(fixed, every=2, last=3)
+    _, g2 = train(plain)
+    assert all(torch.equal(a, b) for a, b in zip(g.parameters(), g2.parameters()))
+    assert "IS" not in plain.store[2] and plain.progress(h) == []
+    # an interrupted run resumes with the snapshots it had taken
+    ckpt = tmp_path / "run.ckpt"
+    first = gan.Snapshots(fixed, every=2, last=3, meter=Meter(), n_eval=10)
+    stop.update(at=5, steps=0)                             # in epoch 3: 2 steps per epoch
+    with pytest.raises(KeyboardInterrupt):
+        train(first, ckpt)
+    assert sorted(first.store) == [2]
+    stop.update(at=None)
+    resumed = gan.Snapshots(fixed, every=2, last=3, meter=Meter(), n_eval=10)
+    train(resumed, ckpt)
+    assert sorted(resumed.grids) == [2, 3]
+    assert all(torch.equal(resumed.grids[e], snaps.grids[e]) for e in (2, 3))
+
+
+def test_the_course_penalty_comparison_is_complete_and_formats():
+    table, record = gan.course_penalty_comparison()
+    assert record["notebook"] == "05_wgan" and record["budget"] == "stability"
+    groups = {(r["networks"], r["loss"]) for r in table["rows"]}
+    assert len(groups) == 4
+    seeds = {r["seed"] for r in table["rows"]}
+    assert len(seeds) >= 3
+    text = gan.format_penalty_comparison(table)
+    assert text.count("mean") == 4 and "WGAN-GP" in text
 
 
 def test_results_round_trip(tmp_path):

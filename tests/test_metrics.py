@@ -64,6 +64,16 @@ def test_noise_and_a_single_class_score_badly(meter, mnist):
     threes = meter(mnist.train_x[mnist.train_y == 3][:5_000])
     assert threes.inception_score < 1.5                    # mode collapse: IS near 1
     assert threes.fid > 50 * train.fid
+    assert threes.classes == 1 and train.classes == 10
+
+
+def test_classes_present_counts_classes_with_their_share():
+    probs = np.zeros((100, 10))
+    labels = [0] * 60 + [1] * 30 + [2] * 8 + [3] * 2      # 3 has exactly 2 %
+    probs[np.arange(100), labels] = 1.0
+    assert metrics.classes_present(probs) == 4
+    assert metrics.classes_present(probs, at_least=0.05) == 3
+    assert metrics.classes_present(np.eye(10)[np.arange(1000) % 10]) == 10
 
 
 def test_meter_refuses_nan_images(meter):
