@@ -133,6 +133,29 @@ def test_reproducibility_table_applies_the_tolerances(tmp_path):
     assert "**no**" in text and "within tolerance" in text
 
 
+def test_a_repeat_of_some_notebooks_keeps_the_others_earlier_rows(tmp_path):
+    import shutil
+
+    first = fake_run(tmp_path / "a")
+    dest = tmp_path / "r"
+    report.write_report(first, dest, repeat=fake_run(tmp_path / "b"))
+    # a second report whose repeat ran only notebook 04 again (and moved its IS)
+    partial = fake_run(tmp_path / "c", is_conv=5.1)
+    for name in ("01_vae", "02_beta_vae", "03_echo", "05_wgan", "06_inversion"):
+        shutil.rmtree(partial / "outputs-full" / name)
+    (partial / "full.json").unlink()
+    report.write_report(first, dest, repeat=partial)
+    rows = json.loads((dest / "measurements.json").read_text())["reproducibility"]
+    by = {(r["budget"], r["metric"]): r for r in rows}
+    new = by[("full", "conv GAN (04) IS")]
+    assert not new.get("earlier") and new["run2"] == 5.1
+    kept = by[("full", "01 VAE test ELBO (nats)")]
+    assert kept["earlier"] and kept["diff"] == 0
+    assert not any(r.get("earlier") and report._metric_notebook(r["metric"]) == "04"
+                   for r in rows)
+    assert "*earlier*" in (dest / "REPORT.md").read_text()
+
+
 def test_readme_without_markers_is_refused(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# no markers\n")

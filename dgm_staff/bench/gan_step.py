@@ -4,7 +4,8 @@
 
 Prints a table: milliseconds per GAN step (one discriminator + one generator update), per
 WGAN-GP critic step (critic loss + gradient penalty, a double backward), and per WGAN-GP
-generator iteration (n_critic = 5 critic steps + one generator update), with ratios. Batch 256,
+generator iteration (``--n-critic`` critic steps, default notebook 05's 2, + one generator
+update), with ratios. Batch 256,
 both kinds of step on one pair of networks: notebook 04's ``DNet``/``GNet``
 (``dgm_staff.references.conv_discriminator`` / ``conv_generator``, the default) or the course's
 networks of notebooks 05 and 06 (``--nets course``: ``dgm.gan.course_critic`` /
@@ -84,10 +85,12 @@ def main(argv=None) -> int:
     parser.add_argument("--channels-last", action="store_true",
                         help="the layout the training loops use on the CPU "
                              "(dgm.gan.use_channels_last)")
+    parser.add_argument("--n-critic", type=int, default=2,
+                        help="critic steps per generator step (notebook 05: 2; the assignment: 5)")
     args = parser.parse_args(argv)
     device = pick_device(args.device)
     seed_everything(0)
-    zdim, n_critic = 64, 5
+    zdim, n_critic = 64, args.n_critic
     real = torch.rand(args.batch, 1, 28, 28, device=device)
     d, g = (net.to(device) for net in networks(args.nets, zdim))
     layout = "channels-last" if args.channels_last and use_channels_last(d, g, zdim, device) \

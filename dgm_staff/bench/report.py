@@ -79,6 +79,27 @@ def reproducibility(run: Path, repeat: Path) -> list[dict]:
     return rows
 
 
+def _metric_notebook(metric: str) -> str:
+    """``"01"`` … ``"06"``: the notebook a reproducibility metric belongs to."""
+    if metric[:2].isdigit():
+        return metric[:2]
+    found = re.search(r"\((0\d)\)", metric)
+    return found.group(1) if found else ""
+
+
+def merged_reproducibility(run: Path, repeat: Path, earlier: Path | None) -> list[dict]:
+    """:func:`reproducibility` of ``run`` against ``repeat``, plus the rows of an earlier report's
+    ``measurements.json`` for notebooks the repeat did not run again (``--only``), marked
+    ``"earlier": True``: re-measuring some notebooks keeps the others' reproducibility."""
+    rows = reproducibility(run, repeat)
+    measured = {_metric_notebook(r["metric"]) for r in rows}
+    if earlier is not None and Path(earlier).exists():
+        old = json.loads(Path(earlier).read_text()).get("reproducibility") or []
+        rows += [{**r, "earlier": True} for r in old
+                 if _metric_notebook(r["metric"]) not in measured]
+    return rows
+
+
 # ------------------------------------------------------------------------ formatting ----------
 def _table(header: list[str], rows: list[list], align: str | None = None) -> str:
     align = align or "l" + "r" * (len(header) - 1)
@@ -173,9 +194,14 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
              "rd", "rate_distortion.png")
 
     full = run / "outputs-full"
-    for name, src in (("gan_samples", notebook_folder(full, "04_gan") / "gan_samples.png"),
-                      ("wgan_samples",
-                       notebook_folder(full, "05_wgan") / "gan_vs_wgan_samples.png"),
+    gan_dir, wgan_dir = notebook_folder(full, "04_gan"), notebook_folder(full, "05_wgan")
+    for name, src in (("gan_samples", gan_dir / "gan_samples.png"),
+                      ("gan_progress", gan_dir / "gan_progress.png"),
+                      ("fc_gan_progress", gan_dir / "fc_gan_progress.png"),
+                      ("gan_quality_progress", gan_dir / "gan_quality_progress.png"),
+                      ("wgan_progress", wgan_dir / "wgan_progress.png"),
+                      ("quality_vs_time", wgan_dir / "quality_vs_time.png"),
+                      ("wgan_samples", wgan_dir / "gan_vs_wgan_samples.png"),
                       ("paths", notebook_folder(full, "06_inversion") / "paths.png")):
         if src.exists():
             shutil.copy(src, figs / src.name)
@@ -294,7 +320,8 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
     throughput, profile = load_phase(run, "throughput"), load_phase(run, "profile")
     autograde = load_phase(run, "autograde")
     q = quality(run, "full")
-    repro = reproducibility(run, Path(repeat)) if repeat else []
+    repro = merged_reproducibility(run, Path(repeat), dest / "measurements.json") \
+        if repeat else []
     figs = _figures(run, dest, smoke, full, throughput, q)
     any_phase = next((p for p in (full, smoke, throughput, profile, autograde) if p), None)
     mach = (any_phase or {}).get("machine", {})
@@ -388,13 +415,26 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
         out += [f"![rate-distortion]({figs['rd']})", ""]
     gens = q.get("04_gan", {}).get("generators", []) + q.get("05_wgan", {}).get("generators", [])
     if gens:
+        rates = {r["model"]: r["tensor_samples_per_s"] for r in (throughput or {}).get("rows", [])}
+        n_train = 60_000
         out += ["### Notebooks 04–05: GANs (classifier IS / FID on 10 000 samples)", "",
                 _table(["generator", "epochs", "train s", "D/critic steps", "G steps", "IS",
-                        "FID"],
+                        "FID", "classes ≥ 2 %", "images/s in the run", "images/s (throughput)"],
                        [[g["name"], g["epochs"], f"{g['seconds']:.0f}", g["d_steps"],
                          g["g_steps"], f"{g['inception_score']:.2f} ± "
-                         f"{g['inception_score_std']:.2f}", f"{g['fid']:.1f}"] for g in gens]),
-                "", "The classifier is the course's MNIST network (`dgm.metrics`, 99.26 % test "
+                         f"{g['inception_score_std']:.2f}", f"{g['fid']:.1f}",
+                         g.get("classes", "–"), f"{n_train * g['epochs'] / g['seconds']:.0f}",
+                         f"{rates[g['name'].split(' (')[0]]:.0f}"
+                         if g["name"].split(" (")[0] in rates else "–"] for g in gens]),
+                "", "*Images/s* counts real training images through the discriminator or "
+                "critic per second of training: in the full run itself (epochs × 60 000 ÷ train "
+                "s; the scoring every 5 epochs is not counted) and in the throughput phase "
+                "(training steps alone, fixed batches).", ""]
+        for key in ("gan_quality_progress", "quality_vs_time", "gan_progress",
+                    "fc_gan_progress", "wgan_progress"):
+            if key in figs:
+                out += [f"![{key}]({figs[key]})", ""]
+        out += ["The classifier is the course's MNIST network (`dgm.metrics`, 99.26 % test "
                 "accuracy), not Inception: these numbers compare the course's models with each "
                 "other, not with published ImageNet-Inception scores. On 10 000 test digits "
                 "the same classifier gives IS 9.64; uniform noise gives IS 1.00.", ""]
@@ -480,8 +520,12 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
             "β by 0.86 nats between two runs); the tolerances are for another machine, thread "
             "count or a GPU.", ""]
     if repro:
+        if any(r.get("earlier") for r in repro):
+            out += ["Rows marked *earlier* are from the previous pair of runs: those notebooks "
+                    "were not run again for this report.", ""]
         out += [_table(["budget", "metric", "run 1", "run 2", "difference", "within tolerance"],
-                       [[r["budget"], r["metric"], f"{r['run1']:.4g}", f"{r['run2']:.4g}",
+                       [[r["budget"] + (" (*earlier*)" if r.get("earlier") else ""), r["metric"],
+                         f"{r['run1']:.4g}", f"{r['run2']:.4g}",
                          f"{r['diff']:.3g}", "yes" if r["ok"] else "**no**"] for r in repro]), ""]
     else:
         out += ["No second run given (`python -m dgm_staff.bench report --repeat DIR2`).", ""]
@@ -496,6 +540,8 @@ def write_report(run: Path, dest: Path, repeat: Path | None = None,
                  readme: Path | None = None) -> Path:
     run, dest = Path(run).resolve(), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
+    repro = merged_reproducibility(run, Path(repeat), dest / "measurements.json") \
+        if repeat else None
     text, table = render(run, dest, repeat)
     report = dest / "REPORT.md"
     report.write_text(text + "\n")
@@ -506,8 +552,8 @@ def write_report(run: Path, dest: Path, repeat: Path | None = None,
             for name, row in phases[budget]["notebooks"].items():
                 row["quality"] = fresh.get(name, row.get("quality", {}))
     phases["quality_full"] = quality(run, "full")
-    if repeat:
-        phases["reproducibility"] = reproducibility(run, Path(repeat))
+    if repro is not None:
+        phases["reproducibility"] = repro
     (dest / "measurements.json").write_text(json.dumps(phases, indent=1))
     if readme is not None:
         update_readme(Path(readme), table)

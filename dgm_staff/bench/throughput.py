@@ -141,10 +141,13 @@ def _gan(device, kind: str) -> Model:
     if kind == "conv":
         d, g, zdim = ns["DNet"]().to(device), ns["GNet"](64).to(device), 64
         use_channels_last(d, g, zdim, device)        # as dgm.gan.train_gan does
+        lr = ns["FULL"].lr
     else:
-        d, g, zdim = fc_discriminator().to(device), fc_generator(128).to(device), 128
-    opt_d = _adam_step(d.parameters(), 2e-4, (0.5, 0.999))
-    opt_g = _adam_step(g.parameters(), 2e-4, (0.5, 0.999))
+        cfg = ns["FULL"]
+        d = fc_discriminator().to(device)
+        g, zdim, lr = fc_generator(cfg.fc_zdim).to(device), cfg.fc_zdim, cfg.fc_lr
+    opt_d = _adam_step(d.parameters(), lr, (0.5, 0.999))
+    opt_g = _adam_step(g.parameters(), lr, (0.5, 0.999))
 
     def step(x):
         real = x.view(-1, 1, 28, 28)
@@ -163,17 +166,19 @@ def _wgan(device) -> Model:
 
     def sample_z(n, zdim, device):                   # notebook 05's prior, N(0, I)
         return normal_codes(n, zdim, device)
-    opt_c = _adam_step(c.parameters(), 1e-4, (0.5, 0.9))
-    opt_g = _adam_step(g.parameters(), 1e-4, (0.5, 0.9))
+    cfg = ns["FULL"]                                 # notebook 05's settings
+    opt_c = _adam_step(c.parameters(), cfg.lr, tuple(cfg.betas))
+    opt_g = _adam_step(g.parameters(), cfg.lr, tuple(cfg.betas))
     count = [0]
 
-    def step(x):                     # one critic step per real batch, a G step every 5th
+    def step(x):              # one critic step per real batch, a G step every n_critic-th
         real = x.view(-1, 1, 28, 28)
         with torch.no_grad():
             fake = g(sample_z(len(real), 64, device))
-        opt_c(ns["critic_loss"](c, real, fake) + ns["gradient_penalty"](c, real, fake, 10.0))
+        opt_c(ns["critic_loss"](c, real, fake)
+              + ns["gradient_penalty"](c, real, fake, cfg.lambda_gp))
         count[0] += 1
-        if count[0] % 5 == 0:
+        if count[0] % cfg.n_critic == 0:
             opt_g(ns["generator_loss"](c, g(sample_z(len(real), 64, device))))
     return Model("WGAN-GP", "05", 256, False, False, step)
 
