@@ -106,7 +106,7 @@ def main(argv: list[str]) -> int:
     # fresh outputs: a finished training checkpoint of an earlier run would be loaded, not run
     shutil.rmtree(ROOT / "build" / "test-outputs", ignore_errors=True)
     return run(python, "-m", "pytest", "-n", workers, "--dist", "loadscope",
-               "tests", "--nbval-lax", "solutions", "-p", "no:cacheprovider",
+               "tests", "--nbval-lax", "solutions", "-p", "no:cacheprovider", "--durations=15",
                env={BUDGET_ENV: "smoke", OUTPUT_ENV: str(ROOT / "build" / "test-outputs")})
 
 

@@ -154,6 +154,13 @@ def test_a_repeat_of_some_notebooks_keeps_the_others_earlier_rows(tmp_path):
     assert not any(r.get("earlier") and report._metric_notebook(r["metric"]) == "04"
                    for r in rows)
     assert "*earlier*" in (dest / "REPORT.md").read_text()
+    # a report of a new run of notebook 04, without a repeat: its changed rows go, the rest stay
+    changed = fake_run(tmp_path / "d", is_conv=6.0)
+    report.write_report(changed, dest)
+    rows = json.loads((dest / "measurements.json").read_text())["reproducibility"]
+    metrics = {r["metric"] for r in rows}
+    assert "conv GAN (04) IS" not in metrics and "conv GAN (04) FID" in metrics
+    assert "01 VAE test ELBO (nats)" in metrics and all(r["earlier"] for r in rows)
 
 
 def test_readme_without_markers_is_refused(tmp_path):

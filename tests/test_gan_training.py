@@ -166,7 +166,7 @@ def test_losses_are_read_once_per_epoch_and_kept_in_order():
 
     def d_loss(*a):
         loss = _d_loss(*a)
-        seen.append(float(loss))
+        seen.append(float(loss.detach()))
         return loss
     h = gan.train_gan(d, g, d_loss, _g_loss, x, zdim=8, epochs=2, batch_size=16,
                       progress=False)

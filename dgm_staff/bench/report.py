@@ -87,16 +87,21 @@ def _metric_notebook(metric: str) -> str:
     return found.group(1) if found else ""
 
 
-def merged_reproducibility(run: Path, repeat: Path, earlier: Path | None) -> list[dict]:
-    """:func:`reproducibility` of ``run`` against ``repeat``, plus the rows of an earlier report's
-    ``measurements.json`` for notebooks the repeat did not run again (``--only``), marked
-    ``"earlier": True``: re-measuring some notebooks keeps the others' reproducibility."""
-    rows = reproducibility(run, repeat)
+def merged_reproducibility(run: Path, repeat: Path | None, earlier: Path | None) -> list[dict]:
+    """:func:`reproducibility` of ``run`` against ``repeat`` (none without a repeat), plus the
+    rows of an earlier report's ``measurements.json`` that still describe ``run``: rows of
+    notebooks the repeat did not run again (``--only``) whose first-run number is still this run's
+    number, marked ``"earlier": True``. Re-measuring some notebooks keeps the others'
+    reproducibility; a row whose number has changed is dropped."""
+    rows = reproducibility(run, repeat) if repeat else []
     measured = {_metric_notebook(r["metric"]) for r in rows}
+    current = {b: quality_metrics(quality(run, b)) for b in ("smoke", "full")}
     if earlier is not None and Path(earlier).exists():
         old = json.loads(Path(earlier).read_text()).get("reproducibility") or []
         rows += [{**r, "earlier": True} for r in old
-                 if _metric_notebook(r["metric"]) not in measured]
+                 if _metric_notebook(r["metric"]) not in measured
+                 and r["metric"] in current[r["budget"]]
+                 and current[r["budget"]][r["metric"]][0] == r["run1"]]
     return rows
 
 
@@ -130,6 +135,10 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
     from dgm.rd import RDPoint
 
     figs = dest / "figures"
+    # the VAE curve needs notebook 01's saved history, which a run that re-measured only later
+    # notebooks (``--only``) does not have: then the earlier report's figure is kept
+    earlier_vae = (figs / "vae_elbo.png").read_bytes() if (figs / "vae_elbo.png").exists() \
+        else None
     if figs.exists():
         shutil.rmtree(figs)
     figs.mkdir(parents=True)
@@ -186,6 +195,9 @@ def _figures(run: Path, dest: Path, smoke, full, throughput, q) -> dict[str, str
         ax.set_title("Notebook 01: VAE with a 2-D latent, full budget")
         ax.legend(fontsize=8)
         keep(fig, "vae", "vae_elbo.png")
+    elif earlier_vae is not None:
+        (figs / "vae_elbo.png").write_bytes(earlier_vae)
+        made["vae"] = "figures/vae_elbo.png"
 
     rd = {label: [RDPoint(**p) for p in q.get(name, {}).get("points", [])]
           for name, label in (("02_beta_vae", "β-VAE (02)"), ("03_echo", "echo noise (03)"))}
@@ -320,8 +332,8 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
     throughput, profile = load_phase(run, "throughput"), load_phase(run, "profile")
     autograde = load_phase(run, "autograde")
     q = quality(run, "full")
-    repro = merged_reproducibility(run, Path(repeat), dest / "measurements.json") \
-        if repeat else []
+    repro = merged_reproducibility(run, Path(repeat) if repeat else None,
+                                   dest / "measurements.json")
     figs = _figures(run, dest, smoke, full, throughput, q)
     any_phase = next((p for p in (full, smoke, throughput, profile, autograde) if p), None)
     mach = (any_phase or {}).get("machine", {})
@@ -540,8 +552,8 @@ def write_report(run: Path, dest: Path, repeat: Path | None = None,
                  readme: Path | None = None) -> Path:
     run, dest = Path(run).resolve(), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
-    repro = merged_reproducibility(run, Path(repeat), dest / "measurements.json") \
-        if repeat else None
+    repro = merged_reproducibility(run, Path(repeat) if repeat else None,
+                                   dest / "measurements.json")
     text, table = render(run, dest, repeat)
     report = dest / "REPORT.md"
     report.write_text(text + "\n")
@@ -552,8 +564,7 @@ def write_report(run: Path, dest: Path, repeat: Path | None = None,
             for name, row in phases[budget]["notebooks"].items():
                 row["quality"] = fresh.get(name, row.get("quality", {}))
     phases["quality_full"] = quality(run, "full")
-    if repro is not None:
-        phases["reproducibility"] = repro
+    phases["reproducibility"] = repro
     (dest / "measurements.json").write_text(json.dumps(phases, indent=1))
     if readme is not None:
         update_readme(Path(readme), table)
