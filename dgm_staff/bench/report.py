@@ -79,6 +79,13 @@ def reproducibility(run: Path, repeat: Path) -> list[dict]:
     return rows
 
 
+def _rate(rates: dict[str, float], generator: str) -> str:
+    """The throughput phase's images/s of ``generator`` (``"conv GAN (04)"`` → model
+    ``"conv GAN"``), or a dash when that phase did not measure it."""
+    model = generator.split(" (")[0]
+    return f"{rates[model]:.0f}" if model in rates else "–"
+
+
 def _metric_notebook(metric: str) -> str:
     """``"01"`` … ``"06"``: the notebook a reproducibility metric belongs to."""
     if metric[:2].isdigit():
@@ -436,8 +443,7 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
                          g["g_steps"], f"{g['inception_score']:.2f} ± "
                          f"{g['inception_score_std']:.2f}", f"{g['fid']:.1f}",
                          g.get("classes", "–"), f"{n_train * g['epochs'] / g['seconds']:.0f}",
-                         f"{rates[g['name'].split(' (')[0]]:.0f}"
-                         if g["name"].split(" (")[0] in rates else "–"] for g in gens]),
+                         _rate(rates, g["name"])] for g in gens]),
                 "", "*Images/s* counts real training images through the discriminator or "
                 "critic per second of training: in the full run itself (epochs × 60 000 ÷ train "
                 "s; the scoring every 5 epochs is not counted) and in the throughput phase "
