@@ -324,3 +324,8 @@ def test_the_gan_diagnosis_prints_one_row_per_variant(capsys):
     assert "seed settings" in rows[1] and "batch norm in G" in rows[2]
     spread_default, spread_bn = (float(r.split("|")[3]) for r in rows[1:])
     assert spread_default < 0.02 < spread_bn      # the seed's generator: one image for all codes
+    # the WGAN-GP variants train with notebook 05's reference losses
+    assert gan_diagnosis.main(["wgan", "--epochs", "1", "--only", "4", "--n-eval", "200",
+                               "--train-subset", "512"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert len(rows) == 2 and "n_critic 2" in rows[1]

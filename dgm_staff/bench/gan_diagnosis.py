@@ -33,30 +33,18 @@ from torch import nn
 
 from dgm.data import load_mnist_tensors
 from dgm.gan import (course_critic, course_generator, fc_discriminator, fc_generator, generate,
-                     train_gan, train_wgan_gp)
+                     normal_codes, train_gan, train_wgan_gp)
 from dgm.metrics import SampleQualityMeter
 from dgm.runtime import seed_everything
 from dgm_staff import references
+from dgm_staff.bench.common import solution_namespace
 
 
-# ------------------------------------------------------------------------ WGAN-GP references ---
-def critic_loss(critic, real, fake):
-    return critic(fake).mean() - critic(real).mean()
-
-
-def generator_loss(critic, fake):
-    return -critic(fake).mean()
-
-
-def gradient_penalty(critic, real, fake, lambda_gp=10.0):
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
-    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(critic(mixed).sum(), [mixed], create_graph=True)
-    return lambda_gp * ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
-
-
-def normal_z(n, zdim, device="cpu"):
-    return torch.randn(n, zdim, device=device)
+def wgan_losses():
+    """Notebook 05's critic loss, generator loss and gradient penalty, from its reference
+    solution (as the throughput phase takes them)."""
+    ns = solution_namespace("05_wgan")
+    return ns["critic_loss"], ns["generator_loss"], ns["gradient_penalty"]
 
 
 def seed_fc_generator(zdim: int = 128) -> nn.Sequential:
@@ -118,7 +106,7 @@ def fc_variants() -> list[Variant]:
                 128, base),
         Variant("lr 2e-4", "gan", g, d, 128, {**base, "lr": 2e-4}),
         Variant("wider discriminator (1024-512-256)", "gan", g, wide_fc_discriminator, 128, base),
-        Variant("codes N(0, I)", "gan", g, d, 128, {**base, "sample_z": normal_z}),
+        Variant("codes N(0, I)", "gan", g, d, 128, {**base, "sample_z": normal_codes}),
         Variant("Kaiming init (as DNet/GNet)", "gan", kg, kd, 128, base),
         Variant("Kaiming init, lr 2e-4", "gan", kg, kd, 128, {**base, "lr": 2e-4}),
         Variant("batch norm in G", "gan", batch_norm_fc_generator, d, 128, base),
@@ -150,10 +138,10 @@ def wgan_variants() -> list[Variant]:
         Variant("n_critic 2, lr 2e-4, betas (0, 0.9)", "wgan", g, d, 64,
                 {**base, "n_critic": 2, "lr": 2e-4, "betas": (0.0, 0.9)}),
         Variant("plain GAN, same networks (lr 2e-4)", "gan", g, d, 64,
-                dict(lr=2e-4, sample_z=normal_z)),
+                dict(lr=2e-4, sample_z=normal_codes)),
         # notebook 04's fully connected networks, whose plain GAN collapses (see ``fc``)
         Variant("FC networks: plain GAN (lr 2e-4)", "gan", seed_fc_generator,
-                seed_fc_discriminator, 128, dict(lr=2e-4, sample_z=normal_z)),
+                seed_fc_discriminator, 128, dict(lr=2e-4, sample_z=normal_codes)),
         Variant("FC networks: WGAN-GP (n_critic 2, lr 2e-4, betas (0, 0.9))", "wgan",
                 seed_fc_generator, seed_fc_discriminator, 128,
                 {**base, "n_critic": 2, "lr": 2e-4, "betas": (0.0, 0.9)}),
@@ -168,7 +156,7 @@ def run(variant: Variant, train_x, meter, epochs: int, seed: int, n_eval: int,
     seed_everything(seed)
     g_net, d_net = variant.generator(), variant.discriminator()
     opts = dict(variant.options)
-    sample_z = opts.get("sample_z", normal_z)
+    sample_z = opts.get("sample_z", normal_codes)
     spread = code_spread(g_net, variant.zdim, sample_z)
 
     def score(epoch, net):
@@ -195,10 +183,9 @@ def run(variant: Variant, train_x, meter, epochs: int, seed: int, n_eval: int,
                             zdim=variant.zdim, epochs=epochs, seed=seed, progress=False,
                             on_epoch=on_epoch, **opts)
     else:
-        history = train_wgan_gp(d_net, g_net, critic_loss, generator_loss, gradient_penalty,
-                                train_x, zdim=variant.zdim, epochs=epochs, seed=seed,
-                                progress=False, on_epoch=on_epoch,
-                                **{**opts, "sample_z": normal_z})
+        history = train_wgan_gp(d_net, g_net, *wgan_losses(), train_x, zdim=variant.zdim,
+                                epochs=epochs, seed=seed, progress=False, on_epoch=on_epoch,
+                                **{**opts, "sample_z": normal_codes})
     row = score(epochs, g_net)
     g_net.eval()
     row.update(seconds=history.seconds, g_steps=history.g_steps)
