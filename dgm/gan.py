@@ -75,22 +75,46 @@ def fc_generator(zdim: int = 128, batch_norm: bool = True) -> nn.Sequential:
         nn.Unflatten(1, (1, 28, 28)))
 
 
-def fc_discriminator(dropout: float = 0.3) -> nn.Sequential:
+class MinibatchStd(nn.Module):
+    """Append one feature to every sample: the standard deviation of each feature over the
+    minibatch, averaged over features (Karras et al., *Progressive Growing of GANs*, ICLR 2018,
+    section 3). ``[B, F]`` → ``[B, F + 1]``.
+
+    A generator that gives many codes the same few images makes batches with a small spread;
+    with this feature the discriminator sees that and can reject the whole batch, so dropping
+    modes stops paying off. It needs real and fake images in separate calls (as the course's
+    losses make them); a batch of one gets a spread of 0."""
+
+    def __init__(self, eps: float = 1e-8):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        spread = (h.var(0, unbiased=False) + self.eps).sqrt().mean()
+        return torch.cat([h, spread.expand(len(h), 1)], dim=1)
+
+
+def fc_discriminator(dropout: float = 0.3, minibatch_std: bool = True) -> nn.Sequential:
     """A fully connected discriminator: 784 → 512 → 256 → 1 logit, LeakyReLU(0.2).
 
-    ``dropout`` (the course's default 0.3; 0 gives the second seed's network) follows each hidden
-    layer, as in the discriminator Goodfellow et al. (2014) trained on MNIST: it keeps this
-    discriminator, a thousand times larger than notebook 04's ``DNet``, from latching onto a
-    few pixels, and in the course's diagnosis it was what let the FC GAN keep all ten digit
-    classes (``benchmarks/gan_diagnosis.md``)."""
+    Two additions to the second seed's network (``fc_discriminator(0.0, minibatch_std=False)``
+    gives it exactly), which in the course's diagnosis were what let the FC GAN keep all ten
+    digit classes (``benchmarks/gan_diagnosis.md``):
+
+    * ``dropout`` (default 0.3) after each hidden layer, as in the discriminator Goodfellow et al.
+      (2014) trained on MNIST: it keeps this discriminator, a thousand times larger than notebook
+      04's ``DNet``, from latching onto a few pixels;
+    * ``minibatch_std`` (default on): :class:`MinibatchStd` before the output layer, so that the
+      discriminator sees how varied a batch is and a generator that favours a few digits loses."""
     def drop() -> list[nn.Module]:
         return [nn.Dropout(dropout)] if dropout > 0 else []
 
+    head = [MinibatchStd(), nn.Linear(257, 1)] if minibatch_std else [nn.Linear(256, 1)]
     return nn.Sequential(
         nn.Flatten(),
         nn.Linear(784, 512), nn.LeakyReLU(0.2), *drop(),
         nn.Linear(512, 256), nn.LeakyReLU(0.2), *drop(),
-        nn.Linear(256, 1))
+        *head)
 
 
 def course_generator(zdim: int = 64) -> nn.Sequential:

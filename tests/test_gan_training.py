@@ -79,6 +79,34 @@ def test_the_fc_discriminator_has_dropout_unless_asked_for_the_seeds_network():
     assert not torch.equal(d.train()(x), d(x))           # dropout while training
 
 
+def test_the_fc_discriminator_sees_the_batch_spread_unless_asked_for_the_seeds_network():
+    seed = gan.fc_discriminator(0.0, minibatch_std=False)
+    assert [m.in_features for m in seed if isinstance(m, nn.Linear)] == [784, 512, 256]
+    assert not any(isinstance(m, gan.MinibatchStd) for m in seed)
+    d = gan.fc_discriminator(0.0).eval()
+    assert [m.in_features for m in d if isinstance(m, nn.Linear)] == [784, 512, 257]
+    torch.manual_seed(0)
+    varied = torch.rand(8, 1, 28, 28)
+    same = varied[:1].expand(8, 1, 28, 28)
+    # the same image scores differently in a varied batch and in a batch of copies of itself
+    assert not torch.allclose(d(varied)[:1], d(same)[:1])
+    assert torch.isfinite(d(varied[:1])).all()               # a batch of one: spread 0, no NaN
+
+
+def test_minibatch_std_appends_the_mean_feature_spread():
+    h = torch.tensor([[0.0, 1.0], [2.0, 5.0]])
+    out = gan.MinibatchStd()(h)
+    assert out.shape == (2, 3)
+    assert torch.equal(out[:, :2], h)
+    # per-feature std over the batch (population): 1 and 2; their mean 1.5, for every sample
+    assert torch.allclose(out[:, 2], torch.tensor([1.5, 1.5]))
+    assert gan.MinibatchStd()(torch.ones(1, 4))[0, 4] < 1e-3
+    # gradients reach every sample through the spread
+    h = h.clone().requires_grad_(True)
+    gan.MinibatchStd()(h)[:, 2].sum().backward()
+    assert (h.grad != 0).all()
+
+
 def test_the_seeds_fc_generator_gives_every_code_almost_the_same_image():
     # the diagnosis of its collapse (benchmarks/gan_diagnosis.md): at initialisation the images
     # barely depend on the code, and batch norm spreads them out

@@ -61,13 +61,13 @@ def batch_norm_fc_generator(zdim: int = 128) -> nn.Sequential:
 
 def seed_fc_discriminator() -> nn.Sequential:
     """The second seed's FC discriminator, without dropout."""
-    return fc_discriminator(dropout=0.0)
+    return fc_discriminator(dropout=0.0, minibatch_std=False)
 
 
 def dropout_fc_discriminator(p: float = 0.3) -> nn.Sequential:
     """The FC discriminator with dropout after each hidden layer (Goodfellow et al. 2014 trained
-    their MNIST discriminator with dropout): the course's ``fc_discriminator``."""
-    return fc_discriminator(dropout=p)
+    their MNIST discriminator with dropout), without the course's minibatch-std feature."""
+    return fc_discriminator(dropout=p, minibatch_std=False)
 
 
 def batch_norm_everywhere_fc_generator(zdim: int = 128) -> nn.Sequential:
