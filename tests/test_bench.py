@@ -329,3 +329,19 @@ def test_the_gan_diagnosis_prints_one_row_per_variant(capsys):
                                "--train-subset", "512"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert len(rows) == 2 and "n_critic 2" in rows[1]
+
+
+def test_the_notebook_fc_diagnosis_trains_notebook_04s_fc_cell(capsys):
+    from dgm_staff.bench import gan_diagnosis
+
+    assert gan_diagnosis.main(["notebook-fc", "--epochs", "2", "--every", "1", "--only", "1",
+                               "4", "--n-eval", "200", "--train-subset", "512"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    # the header, then per variant a row per scored epoch and the final row with class shares
+    assert len(rows) == 1 + 2 * 3
+    assert rows[1].startswith("| dropout | 1 ") and rows[2].startswith("| dropout | 2 ")
+    assert rows[6].startswith("| dropout, minibatch std, lr 2e-4, 200 samples | 2 ")
+    shares = [float(v) for v in rows[6].split("|")[-2].split("/")]
+    assert len(shares) == 10 and abs(sum(shares) - 100) < 0.5
+    # the last variant is notebook 04's own setting
+    assert gan_diagnosis.NOTEBOOK_FC["dropout, minibatch std, lr 2e-4"] == {}

@@ -4,6 +4,7 @@ budget, on the course's classifier metric; and what the gradient penalty buys.
     python -m dgm_staff.bench.gan_diagnosis fc     [--epochs 4] [--seeds 0] [--every K]
     python -m dgm_staff.bench.gan_diagnosis wgan   [--epochs 4] [--seeds 0] [--every K]
     python -m dgm_staff.bench.gan_diagnosis conv   [--epochs 4] [--seeds 0] [--every K]
+    python -m dgm_staff.bench.gan_diagnosis notebook-fc [--epochs 30] [--only 1 4] [--n-eval 10000]
     python -m dgm_staff.bench.gan_diagnosis stability --epochs 4 --seeds 0 1 2 \
         --json dgm/assets/gan_vs_wgan.json
 
@@ -17,7 +18,10 @@ other batch sizes and learning rates. Each row: IS and FID of 2 000 samples, the
 classes that make up at least 2 % of them, and the training seconds; ``--every K`` also scores
 after every K epochs. ``stability``: per seed, WGAN-GP against the plain GAN on the same networks
 at equal training time, and both on the second seed's FC networks; ``--json`` writes the table
-that notebook 05 shows. Staff only (it uses reference losses).
+that notebook 05 shows. ``notebook-fc``: notebook 04's FC training cell itself, with dropout
+only or with the minibatch-spread feature too, at lr 1e-4 or 2e-4 (:data:`NOTEBOOK_FC`), scored
+every ``--every`` epochs (default 5) and on ``--n-eval`` samples at the end, with each class's
+share. Staff only (it uses reference losses).
 """
 
 from __future__ import annotations
@@ -238,6 +242,62 @@ def stability(seeds: list[int], epochs: int, n_eval: int, train_subset: int) -> 
             "rows": rows}
 
 
+#: ``notebook-fc`` variants: notebook 04's FC training cell with these ``Config`` fields changed
+#: (the notebook's defaults fill the rest).
+NOTEBOOK_FC = {
+    "dropout": dict(fc_minibatch_std=False, fc_lr=1e-4),
+    "dropout, lr 2e-4": dict(fc_minibatch_std=False),
+    "dropout, minibatch std": dict(fc_lr=1e-4),
+    "dropout, minibatch std, lr 2e-4": {},
+}
+
+
+def notebook_fc(name: str, epochs: int, seed: int = 0, every: int = 5,
+                n_track: int = 2000, n_eval: int = 10_000,
+                train_subset: int | None = None) -> dict:
+    """Notebook 04's FC GAN exactly as its training cell runs it (its reference ``d_loss``,
+    ``g_loss`` and uniform ``sample_z``, the discriminator built first, ``Snapshots`` scoring
+    ``n_track`` samples every ``every`` epochs), with the ``Config`` changes of
+    ``NOTEBOOK_FC[name]``; then the classifier metric on ``n_eval`` samples and each class's
+    share of them (percent)."""
+    import dataclasses
+
+    import numpy as np
+
+    from dgm.gan import Snapshots, draw_codes
+    from dgm.metrics import classifier_outputs
+
+    ns = solution_namespace("04_gan")
+    cfg = dataclasses.replace(ns["FULL"], fc_epochs=epochs, seed=seed, grid_every=every,
+                              n_track=n_track, n_eval=n_eval, **NOTEBOOK_FC[name],
+                              **({"train_subset": train_subset} if train_subset else {}))
+    data = load_mnist_tensors(flatten=False)
+    meter = SampleQualityMeter(data.test_x)
+    sample_z = ns["sample_z"]
+    seed_everything(cfg.seed)
+    d_net = fc_discriminator(cfg.fc_dropout, minibatch_std=cfg.fc_minibatch_std)
+    g_net = fc_generator(cfg.fc_zdim, batch_norm=cfg.fc_batch_norm)
+    snaps = Snapshots(draw_codes(32, cfg.fc_zdim, seed=1, sample_z=sample_z), cfg.grid_every,
+                      cfg.fc_epochs, meter, cfg.n_track, sample_z=sample_z)
+    history = train_gan(d_net, g_net, ns["d_loss"], ns["g_loss"],
+                        data.train_x[: cfg.train_subset], zdim=cfg.fc_zdim,
+                        epochs=cfg.fc_epochs, batch_size=cfg.batch_size, lr=cfg.fc_lr,
+                        seed=cfg.seed, sample_z=sample_z, progress=False, on_epoch=snaps,
+                        carry=snaps.store)
+    for point in snaps.progress(history):
+        print(f"| {name} | {point['epoch']} | {point['seconds']:.0f} | {point['IS']:.2f} | "
+              f"{point['FID']:.0f} | {point['classes']} | |", flush=True)
+    images = generate(g_net, cfg.n_eval, cfg.fc_zdim, seed=cfg.seed, sample_z=sample_z)
+    q = meter(images)
+    probs, _ = classifier_outputs(meter.classifier, images)
+    shares = np.bincount(probs.argmax(1), minlength=10) / len(probs) * 100
+    print(f"| {name}, {n_eval} samples | {epochs} | {history.seconds:.0f} | "
+          f"{q.inception_score:.2f} | {q.fid:.0f} | {q.classes} | "
+          f"{' / '.join(f'{v:.1f}' for v in shares)} |", flush=True)
+    return dict(variant=name, epochs=epochs, seconds=history.seconds, IS=q.inception_score,
+                FID=q.fid, classes=q.classes, shares=shares.tolist())
+
+
 def print_row(r: dict) -> None:
     print(f"| {r['variant']} | {r['seed']} | {r['spread']:.3f} | {r['epochs']} | "
           f"{r['seconds']:.0f} | {r['g_steps']} | {r['IS']:.2f} | {r['FID']:.1f} | "
@@ -246,7 +306,7 @@ def print_row(r: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", choices=["fc", "wgan", "conv", "stability"])
+    parser.add_argument("which", choices=["fc", "wgan", "conv", "stability", "notebook-fc"])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--n-eval", type=int, default=2000)
@@ -264,6 +324,17 @@ def main(argv: list[str] | None = None) -> int:
             record = provenance("05_wgan", None)
             record.update(budget="stability", epochs=args.epochs)
             write_json(args.json, table, record)
+        return 0
+    if args.which == "notebook-fc":
+        print("| variant | epochs | train s | IS | FID | classes ≥ 2 % | % per class 0-9 |")
+        print("|---|---:|---:|---:|---:|---:|---|")
+        names = list(NOTEBOOK_FC)
+        for k, name in enumerate(names, 1):
+            if args.only and str(k) not in args.only:
+                continue
+            for seed in args.seeds:
+                notebook_fc(name, args.epochs, seed, args.every or 5, n_track=args.n_eval,
+                            n_eval=args.n_eval, train_subset=args.train_subset)
         return 0
     data = load_mnist_tensors(flatten=False)
     meter = SampleQualityMeter(data.test_x)
