@@ -490,7 +490,8 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
     # 4. profile
     out += ["## 4. Profile of the slowest notebook", ""]
     if profile:
-        out += ["Notebook 04 trains two GANs for 30 epochs each; notebooks 05 and 06 train the "
+        out += ["Notebook 04 trains a convolutional and a fully connected GAN; notebooks 05 and 06 "
+                "train the "
                 "course's convolutional networks (`dgm.gan.course_critic`, `course_generator`). "
                 "The course's training loops, one epoch over the same images, with the networks "
                 "in PyTorch's default layout and in the channels-last layout (`channels_last="
