@@ -571,6 +571,17 @@ class _CodeSampler(nn.Module):
         return self.sample_z(like.shape[0], self.zdim, "cpu")
 
 
+def _without_source_paths(program):
+    """Drop the source locations ``torch.export`` records for every operation (``stack_trace``):
+    they name files, with their folders, on the machine that saved the archive, and nothing
+    needs them to run it."""
+    for module in program.graph_module.modules():
+        graph = getattr(module, "graph", None)
+        for node in graph.nodes if graph is not None else ():
+            node.meta.pop("stack_trace", None)
+    return program
+
+
 def _export_bytes(program) -> str:
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
@@ -605,8 +616,8 @@ def save_generator(g_net: nn.Module, path: Path, *, zdim: int,
     program = torch.export.export(net, (codes,), dynamic_shapes=({0: batch},))
     info = {"zdim": int(zdim), "codes": "normal" if sample_z is None else "sample_z", **meta}
     tmp = path.with_name(path.stem + ".partial.pt2")
-    torch.export.save(program, tmp, extra_files={"meta.json": json.dumps(info),
-                                                 "codes.pt2": _export_bytes(sampler)})
+    torch.export.save(_without_source_paths(program), tmp, extra_files={
+        "meta.json": json.dumps(info), "codes.pt2": _export_bytes(_without_source_paths(sampler))})
     tmp.replace(path)                 # never a half-written file
     return path
 
