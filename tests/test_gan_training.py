@@ -328,7 +328,7 @@ def test_a_notebook_generator_round_trips_through_torch_export(tmp_path, monkeyp
     assert not list(tmp_path.glob("*.partial.pt2"))
 
 
-def _archive_text(path) -> bytes:  # noqa: D401
+def _archive_text(path) -> bytes:
     """Every file of a generator archive, the base64-encoded code sampler decoded as well."""
     import base64
     import zipfile
@@ -348,7 +348,6 @@ def test_generator_archives_name_no_folder_of_the_machine_that_saved_them(tmp_pa
     else:
         path = gan.FALLBACK_GENERATOR
     text = _archive_text(path)
-    assert b"stack_trace" not in text or b'"stack_trace": null' in text or b"File " not in text
     for folder in (Path(torch.__file__).parent.parent, Path(__file__).resolve().parent.parent):
         assert str(folder).encode() not in text, (path, folder)
     assert b'File "/' not in text

@@ -18,7 +18,7 @@ other batch sizes and learning rates. Each row: IS and FID of 2 000 samples, the
 classes that make up at least 2 % of them, and the training seconds; ``--every K`` also scores
 after every K epochs. ``stability``: per seed, WGAN-GP against the plain GAN on the same networks
 at equal training time, and both on the second seed's FC networks; ``--json`` writes the table
-that notebook 05 shows. ``notebook-fc``: notebook 04's FC training cell itself, with dropout
+that notebook 05 shows. ``notebook-fc``: a replica of notebook 04's FC training cell, with dropout
 only or with the minibatch-spread feature too, at lr 1e-4 or 2e-4 (:data:`NOTEBOOK_FC`), scored
 every ``--every`` epochs (default 5) and on ``--n-eval`` samples at the end, with each class's
 share. Staff only (it uses reference losses).
@@ -255,11 +255,12 @@ NOTEBOOK_FC = {
 def notebook_fc(name: str, epochs: int, seed: int = 0, every: int = 5,
                 n_track: int = 2000, n_eval: int = 10_000,
                 train_subset: int | None = None) -> dict:
-    """Notebook 04's FC GAN exactly as its training cell runs it (its reference ``d_loss``,
-    ``g_loss`` and uniform ``sample_z``, the discriminator built first, ``Snapshots`` scoring
-    ``n_track`` samples every ``every`` epochs), with the ``Config`` changes of
+    """Notebook 04's FC GAN as its training cell trains it (the same calls and settings: its
+    reference ``d_loss``, ``g_loss`` and uniform ``sample_z``, the discriminator built first,
+    ``Snapshots`` scoring ``n_track`` samples every ``every`` epochs), with the ``Config`` changes of
     ``NOTEBOOK_FC[name]``; then the classifier metric on ``n_eval`` samples and each class's
-    share of them (percent)."""
+    share of them (percent). A replica, not the cell: its numbers need not match a run inside the
+    notebook bit for bit (the course's full run of the notebook differed from epoch 5 on)."""
     import dataclasses
 
     import numpy as np
