@@ -258,9 +258,10 @@ def notebook_fc(name: str, epochs: int, seed: int = 0, every: int = 5,
     """Notebook 04's FC GAN as its training cell trains it (the same calls and settings: its
     reference ``d_loss``, ``g_loss`` and uniform ``sample_z``, the discriminator built first,
     ``Snapshots`` scoring ``n_track`` samples every ``every`` epochs), with the ``Config``
-    changes of ``NOTEBOOK_FC[name]``; then the classifier metric on ``n_eval`` samples and each class's
-    share of them (percent). A replica, not the cell: its numbers need not match a run inside the
-    notebook bit for bit (the course's full run of the notebook differed from epoch 5 on)."""
+    changes of ``NOTEBOOK_FC[name]``; then the classifier metric on ``n_eval`` samples and
+    each class's share of them (percent). A replica, not the cell: its numbers need not match
+    a run inside the notebook bit for bit (the course's full run of the notebook differed from
+    epoch 5 on)."""
     import dataclasses
 
     import numpy as np
