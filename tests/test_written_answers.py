@@ -6,7 +6,8 @@ For each written answer the test cell's own source is executed, split at its hid
 * the visible region (``checks.symbolic.check_format``) must accept every right spelling, so that
   no student is told that a right answer has the wrong form;
 * the hidden region must accept every right spelling (the key, rewritten, expanded or factored
-  forms, float constants from ``math``/``numpy``, exact and rounded numbers, strings, every letter
+  forms, float constants from ``math``/``numpy``, exact and rounded numbers, rounded constants
+  inside formulas, ``Fraction``, ``Decimal``, numpy scalars and 0-d tensors, strings, every letter
   the key accepts, in any case and with spaces) and refuse every wrong one (the sign, factor-of-2,
   variance-vs-standard-deviation and log-of-the-wrong-thing mistakes, the original assignment's own
   wrong answers, NaN, ±∞ where they are wrong) with a :class:`CheckFailed` that says something;
@@ -26,6 +27,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import decimal
+import fractions
 import importlib
 import json
 import math
@@ -36,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+import torch
 
 from dgm.checks._core import CheckFailed
 from tests import judge_harness
@@ -58,6 +62,11 @@ INFINITY_RIGHT = ["sp.oo", "float('inf')", "np.inf", "math.inf", "sp.zoo", "-sp.
 #: Strings of +∞ that the visible check and the hidden check both read as +∞ (the visible one
 #: used to refuse them as unknown symbols).
 INFINITY_WORDS = ["'inf'", "' Infinity '", "'+inf'", "'∞'"]
+#: Ordinary numeric types that hold +∞.
+INFINITY_NUMBERS = ["decimal.Decimal('Infinity')", "torch.tensor(float('inf'))",
+                    "np.float64('inf')", "np.float32('inf')"]
+#: NaN in ordinary numeric types: refused like float('nan').
+NAN_NUMBERS = ["decimal.Decimal('NaN')", "torch.tensor(float('nan'))", "np.float32('nan')"]
 
 
 # ------------------------------------------------------------------------ the case table -------
@@ -101,10 +110,14 @@ CASES: dict[tuple[str, str], Cases] = {
                NAN, "sp.oo", "'y_hat^x_j'"]),
     ("01_vae", "test_b"): Cases(
         right=["4", "4.0", "'4'", "np.int64(4)", "sp.Integer(4)", "2 * 2", "sp.Float(4)",
-               "' 4 '"],
+               "' 4 '", "fractions.Fraction(4)", "fractions.Fraction(8, 2)",
+               "decimal.Decimal('4')", "decimal.Decimal('4.000')", "np.float32(4)",
+               "torch.tensor(4)", "torch.tensor(4.0)", "torch.tensor(4.0, dtype=torch.float64)"],
         wrong=["2",              # the original text's identity covariance: the means only
                "5",              # a full covariance: 2 means + 3 covariance entries
-               "6", "8", NAN, "float('inf')", "sp.oo", "'four'", "-4"]),
+               "6", "8", NAN, "float('inf')", "sp.oo", "'four'", "-4",
+               "fractions.Fraction(9, 2)", "decimal.Decimal('4.1')", "torch.tensor(5)",
+               "torch.tensor([4, 4])", *NAN_NUMBERS]),
     ("01_vae", "test_c"): choice("A", "BCD"),
     ("01_vae", "test_d"): Cases(
         right=["{'A', 'B'}", "['B', 'A']", "('a', 'b')", "frozenset({'A', 'B'})",
@@ -116,8 +129,12 @@ CASES: dict[tuple[str, str], Cases] = {
     ("01_vae", "test_f"): choice("A", "BCD"),
     ("01_vae", "test_g"): Cases(
         right=["0", "0.0", "'0'", "sp.Integer(0)", "sp.log(1)", "np.float64(0.0)", "-0.0",
-               "math.log(1)"],
-        wrong=["1", "sp.log(2)", "-1", NAN, "sp.oo", "-sp.oo", "'inf'"],
+               "math.log(1)", "fractions.Fraction(0)", "decimal.Decimal('0')",
+               "decimal.Decimal('-0.0')", "np.float32(0)", "torch.tensor(0.0)",
+               "torch.zeros(())"],
+        wrong=["1", "sp.log(2)", "-1", NAN, "sp.oo", "-sp.oo", "'inf'",
+               "fractions.Fraction(1, 2)", "decimal.Decimal('0.1')", "torch.tensor(1.0)",
+               *NAN_NUMBERS],
         ),
     ("01_vae", "test_h"): Cases(
         right=["(mu_phi - mu_p)**2 / (2 * sigma**2)",
@@ -147,7 +164,9 @@ CASES: dict[tuple[str, str], Cases] = {
                "(x**2 - 2*x*x_hat + x_hat**2) / (2*sigma**2) + sp.log(sigma*sp.sqrt(2*sp.pi))",
                "-sp.log(sp.exp(-(x - x_hat)**2 / (2*sigma**2)) / sp.sqrt(2*sp.pi*sigma**2))",
                "(x_hat - x)**2 / (2*sigma**2) + np.log(np.sqrt(2*np.pi)) + sp.log(sigma)",
-               "'(x - x_hat)**2/(2*sigma**2) + log(2*pi*sigma**2)/2'"],
+               "'(x - x_hat)**2/(2*sigma**2) + log(2*pi*sigma**2)/2'",
+               "(x - x_hat)**2 / (2*sigma**2) + sp.log(sigma) + 0.9189",    # log(2 pi)/2, rounded
+               "0.5 * (x - x_hat)**2 / sigma**2 + sp.log(sigma) + 0.919"],
         wrong=["(x - x_hat)**2 / (2*sigma**2)",                          # the constant dropped
                "(x - x_hat)**2 / (2*sigma**2) + sp.log(2*sp.pi*sigma**2)",  # factor 2 on the log
                "(x - x_hat)**2 / sigma**2 + sp.log(2*sp.pi*sigma**2) / 2",  # factor 2
@@ -155,16 +174,22 @@ CASES: dict[tuple[str, str], Cases] = {
                "-(x - x_hat)**2 / (2*sigma**2) - sp.log(2*sp.pi*sigma**2) / 2",  # log p, not -log p
                "sp.exp(-(x - x_hat)**2 / (2*sigma**2)) / sp.sqrt(2*sp.pi*sigma**2)",  # p itself
                "(x - x_hat)**2 / (2*sigma**2) + 0.92",                    # a rounded constant
+               "(x - x_hat)**2 / (2*sigma**2) + sp.log(sigma) + 0.92",    # rounded too far
+               "(x - x_hat)**2 / (2*sigma**2) + sp.log(sigma) + 1.8379",  # log(2 pi), no 1/2
+               "(x - x_hat)**2 / (2*sigma**2) + sp.log(sigma) - 0.9189",  # the constant's sign
                NAN, "sp.oo"]),
     ("02_beta_vae", "test_b_variance"): Cases(
         right=["beta / 2", "0.5 * beta", "sp.Rational(1, 2) * beta", "'beta/2'",
-               "beta * 0.5", "sp.sqrt(beta / 2)**2", "1 / (2 / beta)"],
+               "beta * 0.5", "sp.sqrt(beta / 2)**2", "1 / (2 / beta)", "0.5000 * beta",
+               "fractions.Fraction(1, 2) * beta", "beta * decimal.Decimal('0.5')"],
         wrong=["beta",                   # factor 2
                "2 * beta",
                "sp.sqrt(beta / 2)",      # the standard deviation
                "1 / (2 * beta)",
                "beta**2 / 4",
                "-beta / 2",
+               "0.49 * beta",            # a factor rounded too far
+               "fractions.Fraction(1, 2)",
                NAN, "sp.oo", "sp.Integer(0)"]),
     ("02_beta_vae", "test_b_limits"): choice("AD", "BC"),
     ("02_beta_vae", "test_b_limits_infinity"): choice("B", "ACD"),
@@ -257,52 +282,79 @@ CASES: dict[tuple[str, str], Cases] = {
     ("04_gan", "test_c_cost"): Cases(
         right=["2 * J - sp.log(4)", "2 * J - 2 * sp.log(2)", "2 * J - np.log(4)",
                "2 * (J - sp.log(2))", "2 * J + sp.log(sp.Rational(1, 4))",
-               "2 * J - math.log(4)", "'2*J - log(4)'", "2.0 * J - sp.log(4.0)"],
+               "2 * J - math.log(4)", "'2*J - log(4)'", "2.0 * J - sp.log(4.0)",
+               "2 * J - 1.3863", "2 * J - 1.386", "'2*J - 1.3863'", "2 * (J - 0.6931)",
+               "2 * J + float(np.float32(-1.3863))"],
         wrong=["2 * J",                          # the constant dropped
                "2 * J - sp.log(2)",
                "J - sp.log(4)",                  # factor 2
                "2 * J + sp.log(4)",              # sign
                "-sp.log(4)",                     # the minimum, not the cost
                "2 * J - 1.39",                   # a constant rounded too far
+               "2 * J - 1.2",
+               "2 * J + 1.3863",                 # sign, with the rounded constant
+               "J - 1.3863",                     # factor 2, with the rounded constant
+               "2 * J - 0.6931",                 # log 2 for log 4
+               "1.9 * J - 1.3863",               # a coefficient rounded too far
                NAN, "sp.oo"]),
     ("04_gan", "test_c_min"): Cases(
         right=["-sp.log(4)", "-2 * sp.log(2)", "-math.log(4)", "np.log(0.25)",
                "sp.log(sp.Rational(1, 4))", "-1.386", "-1.3863", "'-log(4)'",
-               "sp.Float(-math.log(4))"],
+               "sp.Float(-math.log(4))", "decimal.Decimal('-1.3863')", "np.float32(-1.3863)",
+               "torch.tensor(-1.3863)", "torch.tensor(-math.log(4), dtype=torch.float64)",
+               "np.float64(-math.log(4))"],
         wrong=["sp.log(4)",                      # sign
                "-sp.log(2)",                     # factor 2
                "0",                              # the minimum of the JSD, not of the cost
-               "-2", NAN, "-sp.oo", "sp.oo", "'-inf'"],
+               "-2", NAN, "-sp.oo", "sp.oo", "'-inf'", "decimal.Decimal('-1.39')",
+               "fractions.Fraction(-3, 2)", "torch.tensor(-1.2)", *NAN_NUMBERS],
         ),
     ("04_gan", "test_d"): choice("B", "AC", not_options=("D", "BC", "")),
     # ------------------------------------------------------------------ 05 · WGAN --------------
     ("05_wgan", "test_a_kl_12"): Cases(
-        right=INFINITY_RIGHT + INFINITY_WORDS,
+        right=INFINITY_RIGHT + INFINITY_WORDS + INFINITY_NUMBERS,
         wrong=["0",                              # "KL is 0": only for equal laws
-               "sp.log(2)", "1", "-sp.oo", "'-inf'", NAN, "sp.Rational(1, 2)"],
+               "sp.log(2)", "1", "-sp.oo", "'-inf'", NAN, "sp.Rational(1, 2)",
+               "decimal.Decimal('-Infinity')", "torch.tensor(-float('inf'))",
+               "fractions.Fraction(1, 2)", *NAN_NUMBERS],
         ),
     ("05_wgan", "test_a_kl_13"): Cases(
-        right=INFINITY_RIGHT + INFINITY_WORDS,
-        wrong=["1", "sp.log(2)", "0", "-sp.oo", "'-inf'", NAN],
+        right=INFINITY_RIGHT + INFINITY_WORDS + INFINITY_NUMBERS,
+        wrong=["1", "sp.log(2)", "0", "-sp.oo", "'-inf'", NAN, "torch.tensor(1.0)",
+               *NAN_NUMBERS],
         ),
     ("05_wgan", "test_a_w1_12"): Cases(
         right=["sp.Rational(1, 2)", "0.5", "'1/2'", "np.float64(0.5)", "sp.Float(0.5)",
-               "1 / 2", "'0.5'", "sp.S(1) / 2"],
-        wrong=["1", "0.25", "sp.oo", NAN, "0.49", "-0.5", "0", "'inf'"],
+               "1 / 2", "'0.5'", "sp.S(1) / 2", "fractions.Fraction(1, 2)",
+               "fractions.Fraction('1/2')", "decimal.Decimal('0.5')", "decimal.Decimal('0.50')",
+               "np.float32(0.5)", "np.float16(0.5)", "torch.tensor(0.5)",
+               "torch.tensor(0.5, dtype=torch.float64)", "torch.tensor(0.5, requires_grad=True)",
+               "np.array(0.5)"],
+        wrong=["1", "0.25", "sp.oo", NAN, "0.49", "-0.5", "0", "'inf'",
+               "fractions.Fraction(1, 3)", "decimal.Decimal('0.49')", "torch.tensor(0.25)",
+               "np.float32(0.49)", "torch.tensor([0.5, 0.5])", *NAN_NUMBERS],
         ),
     ("05_wgan", "test_a_w1_13"): Cases(
         right=["1", "1.0", "'1'", "sp.Integer(1)", "np.int64(1)", "sp.Rational(2, 2)",
-               "np.float32(1)"],
-        wrong=["sp.Rational(1, 2)", "2", "0", "-1", "sp.oo", NAN, "sp.log(2)"]),
+               "np.float32(1)", "fractions.Fraction(1)", "fractions.Fraction(3, 3)",
+               "decimal.Decimal('1')", "decimal.Decimal('1.0000')", "torch.tensor(1)",
+               "torch.tensor(1.0)", "np.int32(1)"],
+        wrong=["sp.Rational(1, 2)", "2", "0", "-1", "sp.oo", NAN, "sp.log(2)",
+               "fractions.Fraction(1, 2)", "decimal.Decimal('0.5')", "torch.tensor(2)",
+               *NAN_NUMBERS]),
     ("05_wgan", "test_b"): Cases(
         right=["sp.log(2)", "math.log(2)", "0.6931", "np.log(2)", "'log(2)'", "sp.log(4) / 2",
-               "0.693147", "-sp.log(sp.Rational(1, 2))"],
+               "0.693147", "-sp.log(sp.Rational(1, 2))", "decimal.Decimal('0.6931')",
+               "np.float32(0.6931)", "np.float32(math.log(2))", "torch.tensor(0.6931)",
+               "torch.tensor(math.log(2), dtype=torch.float64)", "torch.log(torch.tensor(2.0))"],
         wrong=["sp.log(4)",                      # KL(P1 || m) + KL(P3 || m), without the 1/2
                "1",                              # in bits
                "0",                              # "disjoint, so nothing in common"
                "sp.oo",                          # the KL of disjoint laws
                NAN, "-sp.log(2)", "sp.log(2) / 2",
-               "np.log(4)"]),                    # a numpy float reaches the check as a float
+               "np.log(4)",                      # a numpy float reaches the check as a float
+               "decimal.Decimal('0.69')", "fractions.Fraction(1, 2)", "torch.tensor(0.69)",
+               *NAN_NUMBERS]),
     ("05_wgan", "test_c"): choice("A", "BCD"),
     ("05_wgan", "test_d"): choice("A", "BCD"),   # D: the one-sided penalty
     # ------------------------------------------------------------------ 06 · paths -------------
@@ -431,6 +483,7 @@ def answer_value(cell: WrittenCell, spelling: str):
         exec(compile(cell.answer_source, "<answer>", "exec"), ns)  # noqa: S102
         return ns[cell.variable]
     ns = {"sp": sp, "np": np, "math": math, "k": sp.Symbol("k", integer=True, nonnegative=True),
+          "fractions": fractions, "decimal": decimal, "torch": torch,
           **setup_symbols(cell.notebook)}
     return eval(spelling, ns)  # noqa: S307 - the spellings are this file's own
 
@@ -505,7 +558,7 @@ def test_the_judged_cell_fails_a_wrong_answer_with_a_message(notebook, grade_id,
     error = judged(cell, answer_value(cell, spelling))
     assert isinstance(error, CheckFailed), f"{type(error).__name__}: {error}"
     assert str(error).strip()
-    if spelling == NAN:     # the visible check names the problem before the hidden one runs
+    if spelling in (NAN, *NAN_NUMBERS):   # the visible check names the problem first
         assert "NaN" in str(error)
 
 

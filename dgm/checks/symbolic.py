@@ -11,6 +11,10 @@ an argument, which only the hidden test cells pass.
 
 from __future__ import annotations
 
+import cmath
+import decimal
+import fractions
+import numbers
 import random
 from typing import Any, Iterable, Mapping
 
@@ -19,11 +23,46 @@ import sympy as sp
 from dgm.checks._core import CheckFailed
 
 
+def _plain(what: str, answer: Any) -> Any:
+    """An ordinary number as sympy reads it: ``Fraction(1, 2)`` as 1/2, ``Decimal('0.5')`` as the
+    (rounded) number 0.5, a numpy scalar or 0-d array and a one-element tensor as their value.
+    Anything else is returned unchanged."""
+    if isinstance(answer, fractions.Fraction):
+        return sp.Rational(answer.numerator, answer.denominator)
+    if isinstance(answer, decimal.Decimal):
+        if answer.is_nan():
+            return sp.nan
+        if answer.is_infinite():
+            return -sp.oo if answer < 0 else sp.oo
+        return sp.Float(str(answer), max(15, len(answer.as_tuple().digits)))
+    if type(answer).__module__ == "numpy" or type(answer).__module__.startswith("torch"):
+        shape = getattr(answer, "shape", None)
+        if shape is not None and len(tuple(shape)) > 0:
+            size = 1
+            for n in tuple(shape):
+                size *= int(n)
+            if size != 1:
+                raise CheckFailed(what, f"is a {type(answer).__name__} of shape "
+                                        f"{tuple(shape)}, not a single number",
+                                  "enter one number (e.g. 0.5, sp.sqrt(2)), not an array")
+        item = getattr(answer, "item", None)
+        if callable(item):
+            try:
+                value = item()
+            except (TypeError, ValueError, RuntimeError):
+                return answer
+            if isinstance(value, bool) or not isinstance(value, numbers.Number):
+                return answer
+            return value
+    return answer
+
+
 def _as_expr(what: str, answer: Any, allowed: Iterable[sp.Symbol]) -> sp.Expr:
     allowed = list(allowed)
     if answer is None or answer is ...:
         raise CheckFailed(what, "has no answer yet",
                           "replace `None` (or `...`) with your expression")
+    answer = _plain(what, answer)
     infinity = _infinity_word(answer)         # "inf", "∞", "-Infinity": read as as_number does
     if infinity is not None:
         return infinity
@@ -53,30 +92,88 @@ def _as_expr(what: str, answer: Any, allowed: Iterable[sp.Symbol]) -> sp.Expr:
     return expr.xreplace({s: by_name[str(s)] for s in expr.free_symbols})
 
 
-def _numerically_equal(a: sp.Expr, b: sp.Expr, symbols: list[sp.Symbol], trials: int = 12,
-                       ranges: Mapping[str, tuple[float, float]] | None = None) -> bool:
-    rng = random.Random(0)
+def _points(symbols: list[sp.Symbol], trials: int, seed: int,
+            ranges: Mapping[str, tuple[float, float]] | None):
+    """``trials`` random points of the question's domain (positive symbols in (0.1, 0.9), the
+    others in (-2, 2), unless ``ranges`` says otherwise)."""
+    rng = random.Random(seed)
     for _ in range(trials):
         point = {}
         for sym in symbols:
             lo, hi = (ranges or {}).get(str(sym), (0.1, 0.9) if sym.is_positive else (-2.0, 2.0))
             point[sym] = sp.Float(rng.uniform(lo, hi))
-        va, vb = complex(a.evalf(subs=point)), complex(b.evalf(subs=point))
-        if abs(va - vb) > 1e-9 * (1 + abs(vb)):
+        yield point
+
+
+def _value(expr: sp.Expr, point: Mapping) -> complex:
+    try:
+        return complex(expr.evalf(subs=point))
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return complex(float("nan"), 0.0)
+
+
+def _agree(a: sp.Expr, b: sp.Expr, symbols: list[sp.Symbol], tolerance, trials: int = 12,
+           ranges: Mapping[str, tuple[float, float]] | None = None) -> bool:
+    """Whether ``a`` and ``b`` agree at random points: ``|a - b| <= tolerance(point, b)`` at every
+    point where ``b`` is finite (NaN or an infinity in ``a`` there never agrees), and ``b`` is
+    finite at one point at least."""
+    compared = 0
+    for point in _points(symbols, trials, 0, ranges):
+        va, vb = _value(a, point), _value(b, point)
+        if not cmath.isfinite(vb):
+            continue                       # the reference is not defined there
+        compared += 1
+        if not (cmath.isfinite(va) and abs(va - vb) <= tolerance(point, vb)):
             return False
-    return True
+    return compared > 0
+
+
+def _numerically_equal(a: sp.Expr, b: sp.Expr, symbols: list[sp.Symbol], trials: int = 12,
+                       ranges: Mapping[str, tuple[float, float]] | None = None) -> bool:
+    return _agree(a, b, symbols, lambda point, vb: 1e-9 * (1 + abs(vb)), trials, ranges)
+
+
+def _equal_up_to_rounding(answer: sp.Expr, reference: sp.Expr, symbols: list[sp.Symbol],
+                          ranges: Mapping[str, tuple[float, float]] | None = None,
+                          rtol: float | None = None) -> bool:
+    """Whether ``answer`` is ``reference`` with its float constants rounded as a numeric answer
+    may be (:data:`NUMBER_RTOL`): at random points, ``|answer - reference|`` is at most what
+    moving every float constant c by ``rtol * max(1, |c|)`` can change ``answer`` by (to first
+    order). ``3*x + 0.3333`` for ``3*x + 1/3`` agrees; ``3*x + 0.3``, ``3*x - 0.3333`` and
+    ``x + 0.3333`` do not."""
+    rtol = NUMBER_RTOL if rtol is None else rtol
+    constants = sorted(answer.atoms(sp.Float), key=lambda c: (abs(float(c)), float(c)))
+    if not constants:
+        return False
+    stand_ins = [sp.Dummy(f"c{i}") for i in range(len(constants))]
+    template = answer.xreplace(dict(zip(constants, stand_ins)))
+    slopes = [sp.diff(template, c) for c in stand_ins]
+    at_constants = dict(zip(stand_ins, constants))
+
+    def tolerance(point, vb):
+        full = {**point, **at_constants}
+        allowed = 1e-9 * (1 + abs(vb))
+        for c, slope in zip(constants, slopes):
+            allowed += abs(_value(slope, full)) * rtol * max(1.0, abs(float(c)))
+        return allowed if allowed == allowed else -1.0      # NaN slope: never agrees
+
+    return _agree(answer, reference, symbols, tolerance, ranges=ranges)
 
 
 def equivalent(answer: sp.Expr, reference: sp.Expr, symbols: list[sp.Symbol],
                ranges: Mapping[str, tuple[float, float]] | None = None) -> bool:
-    """True when ``answer`` and ``reference`` are the same function of ``symbols``."""
+    """True when ``answer`` and ``reference`` are the same function of ``symbols``; float
+    constants in ``answer`` may be rounded as a numeric answer may be (:data:`NUMBER_RTOL`)."""
     diff = sp.simplify(answer - reference)
     if diff == 0:
         return True
     if not _numerically_equal(answer, reference, symbols, ranges=ranges):
-        return False
+        # A constant rounded inside a formula (``3*x + 0.3333`` for ``3*x + 1/3``) is
+        # judged like the rounded number alone.
+        return answer.has(sp.Float) and _equal_up_to_rounding(answer, reference, symbols,
+                                                               ranges=ranges)
     if answer.has(sp.Float) or answer.has(sp.Piecewise):
-        # A float constant (``np.log(4)``) cannot be proved equal to log 4, and sympy's own
+        # A float constant (``np.sqrt(3)``) cannot be proved equal to sqrt(3), and sympy's own
         # results (``sp.summation`` gives a Piecewise over the domain) resist simplification:
         # agreement at random points of the question's domain decides.
         return True
@@ -104,8 +201,8 @@ def check_expression(what: str, answer: Any, reference: sp.Expr, symbols: Iterab
         raise CheckFailed(what, "is not equivalent to the expected result", hint)
 
 
-#: Relative precision a numeric answer is accepted with: four significant digits
-#: (``0.6931`` for log 2, ``-1.3863`` for -log 4); exact values are always accepted.
+#: Relative precision a numeric answer (or a float constant in a formula) is accepted with: four
+#: significant digits; exact values are always accepted.
 NUMBER_RTOL = 5e-4
 _INFINITY_WORDS = {"inf", "infinity", "oo", "∞"}
 
@@ -121,11 +218,13 @@ def _infinity_word(answer: Any) -> sp.Expr | None:
 
 
 def as_number(what: str, answer: Any) -> sp.Expr:
-    """A numeric answer as a sympy number: an int, a float (``math.log(2)``), a numpy scalar, a
-    sympy expression without symbols, or a string. ``sp.oo``, ``sp.zoo`` (what ``-sp.log(0)``
-    gives), ``float("inf")`` and ``"inf"`` all read as +∞; NaN is refused."""
+    """A numeric answer as a sympy number: an int, a float (``math.sqrt(2)``), a ``Fraction``, a
+    ``Decimal``, a numpy scalar, a one-element tensor, a sympy expression without symbols, or a
+    string. ``sp.oo``, ``sp.zoo`` (what ``-sp.log(0)`` gives), ``float("inf")`` and ``"inf"`` all
+    read as +∞; NaN is refused."""
     if answer is None or answer is ...:
         raise CheckFailed(what, "has no answer yet", "replace `None` with your value")
+    answer = _plain(what, answer)
     infinity = _infinity_word(answer)
     if infinity is not None:
         return infinity
@@ -139,7 +238,7 @@ def as_number(what: str, answer: Any) -> sp.Expr:
         raise CheckFailed(what, f"is a {type(answer).__name__}, not a number",
                           "enter a single number")
     if value.free_symbols:
-        raise CheckFailed(what, "contains symbols", "enter a number (e.g. sp.log(2), sp.oo)")
+        raise CheckFailed(what, "contains symbols", "enter a number (e.g. sp.sqrt(2), sp.oo)")
     if value is sp.nan or value.has(sp.nan):
         raise CheckFailed(what, "is NaN (not a number)",
                           "enter the value itself; NaN usually comes from 0/0 or inf - inf")
@@ -168,7 +267,7 @@ def check_number(what: str, answer: Any, reference: Any, hint: str,
             raise CheckFailed(what, f"{value} is not right", hint)
         return
     a, b = complex(value.evalf()), complex(reference.evalf())
-    if abs(a - b) > rtol * max(1.0, abs(b)):
+    if not (cmath.isfinite(a) and abs(a - b) <= rtol * max(1.0, abs(b))):
         raise CheckFailed(what, f"{value} is not right", hint)
 
 
