@@ -6,7 +6,9 @@ checks compare with."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import secrets
 
 import sympy as sp
 import torch
@@ -15,6 +17,27 @@ from dgm.checks import beta_vae as visible
 from grader_tests import symbolic
 from grader_tests._core import (CheckFailed, backward, call, close, on_another_device,
                                 require_tensor)
+
+
+# ------------------------------------------------------------------------ fresh inputs --------
+def grading_seed() -> int:
+    """A seed drawn when the check runs: the hidden checks also judge inputs that no recorded
+    answer (``dgm/checks/expected.pt``, shipped to students) knows."""
+    return secrets.randbelow(2 ** 31 - 2) + 1
+
+
+@contextlib.contextmanager
+def on_fresh_inputs(seed: int):
+    """A failure inside says that the inputs were drawn at grading time, and with which seed."""
+    try:
+        yield
+    except CheckFailed as e:
+        raise CheckFailed(e.what, f"{e.problem} (on inputs drawn at grading time, seed {seed})",
+                          e.hint) from None
+
+
+def _fresh_if(seed, fresh):
+    return on_fresh_inputs(seed) if seed == fresh else contextlib.nullcontext()
 
 
 def ref_kl_diagonal_gaussian(mu, sigma_square):
@@ -120,9 +143,11 @@ def check_kl_diagonal_gaussian(fn, level: str = "visible"):
     visible.check_kl_diagonal_gaussian(fn)
     if level == "visible":
         return
-    for seed, batch, dim in [(1, 17, 8), (2, 1, 1), (3, 4, 50)]:
-        visible.diagnose_kl(what, fn, seed, batch, dim,
-                            kl_values(*visible.gaussian_inputs(seed, batch, dim)))
+    fresh = grading_seed()
+    for seed, batch, dim in [(1, 17, 8), (2, 1, 1), (3, 4, 50), (fresh, 6, 4)]:
+        with _fresh_if(seed, fresh):
+            visible.diagnose_kl(what, fn, seed, batch, dim,
+                                kl_values(*visible.gaussian_inputs(seed, batch, dim)))
     out = call(what, fn, torch.zeros(3, 4), torch.ones(3, 4))
     if not close(out, torch.zeros(3)):
         raise CheckFailed(what, "is not 0 when q is the prior", "KL(p || p) = 0")
@@ -139,15 +164,35 @@ def check_beta_vae_loss(fn, level: str = "visible"):
     visible.check_beta_vae_loss(fn)
     if level == "visible":
         return
-    for case in [(1, 9, 784, 8, 4.0), (2, 1, 5, 3, 0.01)]:
+    fresh = grading_seed()
+    for case in [(1, 9, 784, 8, 4.0), (2, 1, 5, 3, 0.01), (fresh, 5, 30, 2, 2.5)]:
         seed, batch, dim, latent, beta = case
-        out, (x_recon, mu) = visible.run_beta_vae_loss(fn, ref_kl_diagonal_gaussian, case)
-        visible.diagnose_beta_vae_loss(
-            what, out, loss_values(*visible.loss_inputs(seed, batch, dim, latent), beta))
-        backward(what, out, "do not detach the inputs")
-        if x_recon.grad is None or mu.grad is None:
+        with _fresh_if(seed, fresh):
+            _check_loss_case(what, fn, case)
+
+
+def _loss_gradients(x, x_recon, mu, var, beta):
+    """The gradients of the reference loss with respect to x_recon and mu."""
+    x_recon, mu = (t.detach().clone().requires_grad_(True) for t in (x_recon, mu))
+    loss = (((x - x_recon) ** 2).sum(-1) + beta * ref_kl_diagonal_gaussian(mu, var)).mean()
+    return torch.autograd.grad(loss, (x_recon, mu))
+
+
+def _check_loss_case(what, fn, case):
+    seed, batch, dim, latent, beta = case
+    out, (x_recon, mu) = visible.run_beta_vae_loss(fn, ref_kl_diagonal_gaussian, case)
+    inputs = visible.loss_inputs(seed, batch, dim, latent)
+    visible.diagnose_beta_vae_loss(what, out, loss_values(*inputs, beta))
+    backward(what, out, "do not detach the inputs")
+    for name, t, ref in zip(("x_recon", "mu"), (x_recon, mu), _loss_gradients(*inputs, beta)):
+        if t.grad is None:
             raise CheckFailed(what, "no gradient reaches x_recon or mu",
                               "do not detach the inputs")
+        if not close(t.grad, ref, atol=1e-5, rtol=1e-3):
+            raise CheckFailed(what, f"the gradient with respect to {name} is wrong (or NaN), "
+                                    "though the value is right",
+                              "compute the loss with differentiable torch operations on the "
+                              "inputs (no .detach() or .item())")
 
 
 def check_log_aggregate_posterior(fn, level: str = "visible"):
@@ -156,9 +201,12 @@ def check_log_aggregate_posterior(fn, level: str = "visible"):
     visible.check_log_aggregate_posterior(fn)
     if level == "visible":
         return
-    for seed, m, n, dim in [(1, 7, 11, 3), (2, 1, 5, 1), (3, 40, 40, 8)]:
-        visible.diagnose_aggregate(what, fn, seed, m, n, dim,
-                                   aggregate_values(*visible.aggregate_inputs(seed, m, n, dim)))
+    fresh = grading_seed()
+    for seed, m, n, dim in [(1, 7, 11, 3), (2, 1, 5, 1), (3, 40, 40, 8), (fresh, 9, 6, 2)]:
+        with _fresh_if(seed, fresh):
+            visible.diagnose_aggregate(
+                what, fn, seed, m, n, dim,
+                aggregate_values(*visible.aggregate_inputs(seed, m, n, dim)))
     # Far-away components: exp underflows to 0, so a naive log(sum(exp(...))) gives -inf.
     z = torch.tensor([[40.0], [-40.0]])
     mu, var = torch.tensor([[0.0], [1.0]]), torch.tensor([[0.5], [0.5]])

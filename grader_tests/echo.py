@@ -8,13 +8,33 @@ visible checks compare with.
 
 from __future__ import annotations
 
+import contextlib
+import secrets
+
 import sympy as sp
 import torch
 
 from dgm.checks import echo as visible
 from grader_tests import symbolic
-from grader_tests._core import (CheckFailed, backward, call, close, generator,
-                                on_another_device, require_tensor)
+from grader_tests._core import (CheckFailed, backward, call, close, explain_mismatch, generator,
+                                known_mistakes, on_another_device, require_tensor)
+
+
+# ------------------------------------------------------------------------ fresh inputs --------
+def grading_seed() -> int:
+    """A seed drawn when the check runs: the hidden checks also judge inputs that no recorded
+    answer (``dgm/checks/expected.pt``, shipped to students) knows."""
+    return secrets.randbelow(2 ** 31 - 2) + 1
+
+
+@contextlib.contextmanager
+def on_fresh_inputs(seed: int):
+    """A failure inside says that the inputs were drawn at grading time, and with which seed."""
+    try:
+        yield
+    except CheckFailed as e:
+        raise CheckFailed(e.what, f"{e.problem} (on inputs drawn at grading time, seed {seed})",
+                          e.hint) from None
 
 
 def series_pair(m, s, d_max):
@@ -105,17 +125,30 @@ def check_echo_sample(fn, level: str = "visible"):
         if t.grad is None or not bool(torch.isfinite(t.grad).all()):
             raise CheckFailed(what, f"gradients with respect to {name} are missing or not finite",
                               hint)
+    # A batch of two drawn at grading time (every echo of one example is the other one): the
+    # series is deterministic.
+    seed = grading_seed()
+    g = generator(seed)
+    m2, s2 = torch.randn(2, 3, generator=g), torch.rand(2, 3, generator=g) * 0.8
+    with on_fresh_inputs(seed):
+        out = require_tensor(what, call(what, fn, m2, s2, 25), (2, 3),
+                             "return one sample per row, with the shape of m_x")
+        ref = series_pair(m2, s2, 25)
+        if not close(out, ref, atol=1e-5):
+            raise CheckFailed(what, f"for a batch of two the result {out.tolist()} differs from "
+                                    f"the series {ref.tolist()}",
+                              "z_i = m_i + s_i m_j + s_i s_j m_j + ... with j the other example")
     # Stationary law of the 1-D linear-Gaussian case: Var z = a²/(1-s²), Cov(z, x) = a.
     torch.manual_seed(1)
     x = torch.randn(6000, 1, generator=generator(7))
     a, sv = 0.8, 0.6
     z = call(what, fn, a * x, torch.full_like(x, sv), 60).detach()
     var, cov = float(z.var()), float(((z - z.mean()) * (x - x.mean())).mean())
-    if abs(cov - a) > 0.08:
+    if not abs(cov - a) <= 0.08:
         raise CheckFailed(what, f"Cov(z, x) = {cov:.2f}, expected a = {a}",
                           "only the first term may depend on x itself; the echoes use other "
                           "examples")
-    if abs(var - a ** 2 / (1 - sv ** 2)) > 0.12:
+    if not abs(var - a ** 2 / (1 - sv ** 2)) <= 0.12:
         raise CheckFailed(what, f"Var z = {var:.2f}, expected a^2/(1-s^2) = "
                                 f"{a ** 2 / (1 - sv ** 2):.2f}",
                           "draw every echo x_k independently (a new random index per term and "
@@ -133,6 +166,15 @@ def check_echo_rate(fn, level: str = "visible"):
     what = "echo_rate"
     visible.check_echo_rate(fn)
     if level == "hidden":
+        seed = grading_seed()                # rates drawn at grading time
+        s = torch.rand(7, 3, generator=generator(seed)) * 0.9 + 0.05
+        with on_fresh_inputs(seed):
+            out = require_tensor(what, call(what, fn, s), (7,), "one rate per example: shape "
+                                                                "[batch]")
+            values = echo_rate_values(s)
+            if not close(out, values["ref"]):
+                explain_mismatch(what, out, known_mistakes(values, visible.RATE_MISTAKES),
+                                 "values differ from -sum_d log|s_d|", "return -sum_d log|s_d|")
         s_neg = torch.tensor([[-0.5, 0.25]])
         out = require_tensor(what, call(what, fn, s_neg), (1,))
         if not close(out, torch.tensor([-torch.log(torch.tensor(0.125))])):

@@ -14,7 +14,9 @@ autograd for gradients, and the sympy-verified results in ``derivations/`` for w
 
 from __future__ import annotations
 
+import contextlib
 import math
+import secrets
 
 import torch
 from torch import nn
@@ -27,6 +29,23 @@ from grader_tests._core import (CheckFailed, backward, call, close, generator,
                                 with_globals)  # noqa: F401 - tests isolate functions with it
 
 LOG_2PI = math.log(2 * math.pi)
+
+
+# ------------------------------------------------------------------------ fresh inputs --------
+def grading_seed() -> int:
+    """A seed drawn when the check runs: the hidden checks also judge inputs that no recorded
+    answer (``dgm/checks/expected.pt``, shipped to students) knows."""
+    return secrets.randbelow(2 ** 31 - 2) + 1
+
+
+@contextlib.contextmanager
+def on_fresh_inputs(seed: int):
+    """A failure inside says that the inputs were drawn at grading time, and with which seed."""
+    try:
+        yield
+    except CheckFailed as e:
+        raise CheckFailed(e.what, f"{e.problem} (on inputs drawn at grading time, seed {seed})",
+                          e.hint) from None
 
 
 # ------------------------------------------------------------------------ references ----------
@@ -190,17 +209,20 @@ def check_decoder(Decoder, level: str = "visible"):
     visible.check_decoder(Decoder)
     if level == "visible":
         return
-    # Other sizes, the parameter count, and forward with the student's own initial weights.
+    # Other sizes, the parameter count, and forward with the student's own initial weights, on
+    # codes drawn at grading time.
+    seed = grading_seed()
     for latent, hidden, data in [(2, 500, 784), (3, 7, 11)]:
         dec = visible.build_decoder(what, Decoder, latent, hidden, data)
-        z = visible.decoder_input(latent)
+        z = torch.randn(6, latent, generator=generator(seed)) * 2
         p = visible.decoder_forward(what, dec, z, data)
         n_params = sum(prm.numel() for prm in dec.parameters())
         expected = latent * hidden + hidden + hidden * data + data
         if n_params != expected:
             raise CheckFailed(what, f"has {n_params} parameters, expected {expected}",
                               "use exactly two linear layers, fc1 and fc2, with biases")
-        visible.diagnose_decoder(what, p, decoder_values(dec, z))
+        with on_fresh_inputs(seed):
+            visible.diagnose_decoder(what, p, decoder_values(dec, z))
 
 
 # ------------------------------------------------------------------------ log-densities -------
@@ -209,10 +231,12 @@ def check_logpdf_diagonal_gaussian(fn, level: str = "visible"):
     visible.check_logpdf_diagonal_gaussian(fn)
     if level == "visible":
         return
-    for seed, batch, dim in [(1, 13, 7), (2, 1, 1), (3, 64, 2)]:
+    fresh = grading_seed()
+    for seed, batch, dim in [(1, 13, 7), (2, 1, 1), (3, 64, 2), (fresh, 11, 5)]:
         z, mu, var = visible.gaussian_inputs(seed, batch, dim)
         out = require_tensor(what, call(what, fn, z, mu, var))
-        visible.diagnose_gaussian(what, out, z, gaussian_values(z, mu, var))
+        with on_fresh_inputs(seed) if seed == fresh else contextlib.nullcontext():
+            visible.diagnose_gaussian(what, out, z, gaussian_values(z, mu, var))
     # A prior given as [D] must broadcast against z of shape [B, D].
     z, _, _ = visible.gaussian_inputs(4, 9, 3)
     mu0, var0 = torch.zeros(3), torch.ones(3)
@@ -239,10 +263,16 @@ def check_logpdf_bernoulli(fn, level: str = "visible"):
     visible.check_logpdf_bernoulli(fn)
     if level == "visible":
         return
-    for seed, batch, dim in [(1, 7, 784), (2, 1, 3)]:
+    fresh = grading_seed()
+    for seed, batch, dim in [(1, 7, 784), (2, 1, 3), (fresh, 9, 40)]:
         x, p = visible.bernoulli_inputs(seed, batch, dim)
-        visible.diagnose_bernoulli(what, require_tensor(what, call(what, fn, x, p)), x,
-                                   bernoulli_values(x, p))
+        out = require_tensor(what, call(what, fn, x, p))
+        if not bool(torch.isfinite(out).all()):
+            raise CheckFailed(what, "returned NaN or infinite values for probabilities in "
+                                    "[0.05, 0.95]",
+                              "make it numerically safe: " + visible.SATURATED_BERNOULLI)
+        with on_fresh_inputs(seed) if seed == fresh else contextlib.nullcontext():
+            visible.diagnose_bernoulli(what, out, x, bernoulli_values(x, p))
     # Saturated decoder outputs: p exactly 0 or 1 where the pixel agrees must stay finite.
     x = torch.tensor([[0.0, 1.0, 0.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
     p = torch.tensor([[0.0, 1.0, 0.3, 0.6], [1.0, 1.0, 0.0, 0.0]])
@@ -257,7 +287,7 @@ def check_logpdf_bernoulli(fn, level: str = "visible"):
     # A pixel that contradicts a saturated p: very unlikely, but never NaN or positive.
     out = require_tensor(what, call(what, fn, torch.tensor([[1.0, 0.0]]),
                                     torch.tensor([[0.0, 0.5]])), (1,))
-    if torch.isnan(out).any() or float(out[0]) > -10:
+    if not float(out[0]) <= -10:                   # NaN fails too
         raise CheckFailed(what, f"gives {float(out[0])} for x = 1 at p = 0, which must be "
                                 "<= -10 (or -inf), never NaN",
                           visible.SATURATED_BERNOULLI)
@@ -279,8 +309,11 @@ def check_sample_diagonal_gaussian(fn, level: str = "visible"):
     var = torch.tensor([4.0, 0.25, 1.0]).expand(n, 3).contiguous()
     torch.manual_seed(1)
     z = require_tensor(what, call(what, fn, mu, var), (n, 3)).detach()
+    if not bool(torch.isfinite(z).all()):
+        raise CheckFailed(what, "the samples have NaN or infinite values",
+                          "z = mu + sqrt(sigma_square) * eps with eps = torch.randn_like(mu)")
     m, v = z.mean(0), z.var(0)
-    if float(v.min()) < 1e-6:
+    if not float(v.min()) >= 1e-6:
         raise CheckFailed(what, "every row gets the same noise",
                           "draw one independent eps per entry: torch.randn_like(mu)")
     if not close(m, mu[0], atol=0.05):
@@ -318,19 +351,21 @@ def check_sample_bernoulli(fn, level: str = "visible"):
     p = torch.full((20000, 5), 0.3)
     x = require_tensor(what, call(what, fn, p), (20000, 5)).float()
     rate = float(x.mean())
+    if not bool(((x == 0) | (x == 1)).all()):
+        raise CheckFailed(what, "returned values other than 0 and 1 (or NaN)",
+                          "sample binary pixels: torch.bernoulli(p).float()")
     if abs(rate - 0.7) < 0.02:
         raise CheckFailed(what, "pixels are 1 with probability 1 - p",
                           "a pixel is 1 when a uniform draw is below p")
     if rate < 0.02:
         raise CheckFailed(what, "pixels with p = 0.3 are never 1: that is thresholding",
                           "sample: each pixel is 1 with probability p (torch.bernoulli)")
-    if abs(rate - 0.3) > 0.02:
+    if not abs(rate - 0.3) <= 0.02:
         raise CheckFailed(what, f"pixels with p = 0.3 are 1 at rate {rate:.3f}",
                           "each pixel must be 1 with probability p")
     corr = torch.corrcoef(x.T)
     off_diagonal = corr[~torch.eye(5, dtype=torch.bool)]
-    if float(x.std(0).min()) == 0 or bool(off_diagonal.isnan().any()) or \
-            float(off_diagonal.abs().max()) > 0.05:
+    if not (float(x.std(0).min()) > 0 and float(off_diagonal.abs().max()) <= 0.05):
         raise CheckFailed(what, "pixels are not drawn independently",
                           "draw one uniform number per pixel (torch.rand_like(p))")
     for value in (0.0, 1.0):
@@ -352,23 +387,62 @@ def check_sample_bernoulli(fn, level: str = "visible"):
 
 
 # ------------------------------------------------------------------------ ELBO ----------------
+def elbo_gradients(z, mu, var, x, p):
+    """The gradients of the reference ELBO with respect to mu, sigma_square and p."""
+    mu, var, p = (t.detach().clone().requires_grad_(True) for t in (mu, var, p))
+    latent = z.shape[-1]
+    elbo = (ref_logpdf_bernoulli(x, p)
+            + ref_logpdf_diagonal_gaussian(z, torch.zeros(latent), torch.ones(latent))
+            - ref_logpdf_diagonal_gaussian(z, mu, var)).mean()
+    return torch.autograd.grad(elbo, (mu, var, p))
+
+
+def _check_elbo_case(what, fn, case):
+    out, inputs = visible.run_elbo_loss(fn, ref_logpdf_diagonal_gaussian, ref_logpdf_bernoulli,
+                                        case)
+    values = elbo_values(*visible.elbo_inputs(*case))
+    visible.diagnose_elbo(what, out, values)
+    hint = "do not detach or convert inputs to NumPy"
+    if not out.requires_grad:
+        raise CheckFailed(what, "no gradient reaches mu, sigma_square or p", hint)
+    backward(what, out, hint)
+    expected = elbo_gradients(*visible.elbo_inputs(*case))
+    for name, t, ref in zip(("mu", "sigma_square", "p"), inputs, expected):
+        if t.grad is None or not bool(torch.isfinite(t.grad).all()):
+            raise CheckFailed(what, f"no gradient reaches {name} (or it is NaN)", hint)
+        if not close(t.grad, ref, atol=1e-4, rtol=1e-3):
+            raise CheckFailed(what, f"the gradient with respect to {name} is wrong, though "
+                                    "the value is right",
+                              "compute the ELBO with differentiable torch operations on the "
+                              "inputs themselves (no .detach(), .item() or constants taken from "
+                              "their values)")
+
+
 def check_elbo_loss(fn, level: str = "visible"):
     """Graded with the reference log-densities substituted, so only ``elbo_loss`` is judged."""
     what = "elbo_loss"
     visible.check_elbo_loss(fn)
     if level == "visible":
         return
-    for case in [(1, 10, 5, 784), (2, 1, 2, 4)]:
-        out, inputs = visible.run_elbo_loss(fn, ref_logpdf_diagonal_gaussian,
-                                            ref_logpdf_bernoulli, case)
-        visible.diagnose_elbo(what, out, elbo_values(*visible.elbo_inputs(*case)))
-        hint = "do not detach or convert inputs to NumPy"
-        if not out.requires_grad:
-            raise CheckFailed(what, "no gradient reaches mu, sigma_square or p", hint)
-        backward(what, out, hint)
-        for name, t in zip(("mu", "sigma_square", "p"), inputs):
-            if t.grad is None or not bool(torch.isfinite(t.grad).all()):
-                raise CheckFailed(what, f"no gradient reaches {name}", hint)
+    # Fixed inputs of other sizes, and inputs drawn at grading time: the value, and the gradients
+    # compared with autograd through the reference.
+    fresh = grading_seed()
+    for case in [(1, 10, 5, 784), (2, 1, 2, 4), (fresh, 7, 3, 50)]:
+        with on_fresh_inputs(fresh) if case[0] == fresh else contextlib.nullcontext():
+            _check_elbo_case(what, fn, case)
+    # The same examples twice are the same batch mean: the value does not grow with the batch.
+    iso = with_globals(fn, logpdf_diagonal_gaussian=ref_logpdf_diagonal_gaussian,
+                       logpdf_bernoulli=ref_logpdf_bernoulli)
+    once = visible.elbo_inputs(fresh + 1, 4, 2, 16)
+    single = require_tensor(what, call(what, iso, *once), ())
+    twice = require_tensor(what, call(what, iso, *(torch.cat([t, t]) for t in once)), ())
+    if not close(twice, single, atol=visible.elbo_tolerance(elbo_values(*once))):
+        raise CheckFailed(what, f"the same 4 examples given twice (a batch of 8) give "
+                                f"{float(twice.detach()):.4f}, given once "
+                                f"{float(single.detach()):.4f} (inputs drawn at grading time, "
+                                f"seed {fresh + 1})",
+                          "return the batch mean (.mean()), so that the value does not depend "
+                          "on the batch size")
     # Inputs on another device than the CPU (a GPU): a prior made by torch.zeros(D) or
     # torch.FloatTensor([0] * D) is on the CPU and fails there.
     iso = with_globals(fn, logpdf_diagonal_gaussian=formula_logpdf_diagonal_gaussian,
@@ -393,7 +467,8 @@ def check_sample_data_space(fn, level: str = "visible"):
                                 f"{z.std(0).tolist()}",
                           "draw z from the prior: torch.randn(n_samples, latent_dimension, "
                           "device=next(decoder.parameters()).device)")
-    if abs(float(x.float().mean() - p.mean())) > 0.01 or bool((x == (p > 0.5).float()).all()):
+    if not abs(float(x.float().mean() - p.mean())) <= 0.01 or \
+            bool((x == (p > 0.5).float()).all()):
         raise CheckFailed(what, "x does not look sampled from p",
                           "use sample_bernoulli(p), not a threshold")
     # A decoder on another device than the CPU (a GPU): codes drawn by torch.randn(n, 2) are
@@ -425,6 +500,16 @@ def check_interpolation_path(fn, level: str = "visible"):
     for step, dim in [(0.1, 2), (0.25, 5), (0.5, 1)]:
         ref = interpolation_ref(*visible.interpolation_inputs(step, dim), step)
         visible.diagnose_interpolation(what, fn, step, dim, ref)
+    # Codes drawn at grading time.
+    seed = grading_seed()
+    g = generator(seed)
+    mu_a, mu_b = torch.randn(3, generator=g), torch.randn(3, generator=g)
+    with on_fresh_inputs(seed):
+        out = require_tensor(what, call(what, fn, mu_a, mu_b, 0.2), (6, 3),
+                             "alpha runs from 0 to 1 inclusive in steps of 0.2: 6 rows")
+        if not close(out, interpolation_ref(mu_a, mu_b, 0.2), atol=1e-5):
+            raise CheckFailed(what, "rows are not alpha*mu_a + (1-alpha)*mu_b at alpha = k*step",
+                              "use evenly spaced alphas 0, step, ..., 1")
     # Codes on another device than the CPU (a GPU): torch.linspace(0, 1, n) is on the CPU.
     mu_a, mu_b = visible.interpolation_inputs(0.25, 3)
     on_another_device(what, fn, mu_a, mu_b, 0.25,

@@ -10,13 +10,46 @@ checks compare with.
 
 from __future__ import annotations
 
+import contextlib
+import secrets
+
 import sympy as sp
 import torch
 
 from dgm.checks import wgan as visible
 from dgm.checks.wgan import RecordingCritic
 from grader_tests import symbolic  # noqa: F401 - test cells call checks.symbolic
-from grader_tests._core import CheckFailed, backward, call, close, generator, on_another_device
+from grader_tests._core import (CheckFailed, backward, call, close, generator, on_another_device,
+                                require_tensor)
+
+
+# ------------------------------------------------------------------------ fresh inputs --------
+def grading_seed() -> int:
+    """A seed drawn when the check runs: the hidden checks also judge inputs that no recorded
+    answer (``dgm/checks/expected.pt``, shipped to students) knows."""
+    return secrets.randbelow(2 ** 31 - 2) + 1
+
+
+@contextlib.contextmanager
+def on_fresh_inputs(seed: int):
+    """A failure inside says that the inputs were drawn at grading time, and with which seed."""
+    try:
+        yield
+    except CheckFailed as e:
+        raise CheckFailed(e.what, f"{e.problem} (on inputs drawn at grading time, seed {seed})",
+                          e.hint) from None
+
+
+def fresh_loss_setup(seed: int):
+    """A linear critic with weights drawn from ``seed``, and real and fake batches of 13."""
+    g = generator(seed)
+    critic = visible._LinearCritic()
+    with torch.no_grad():
+        critic.lin.weight.copy_(torch.randn(1, 4, generator=g))
+        critic.lin.bias.copy_(torch.randn(1, generator=g))
+    real = torch.rand(13, 1, 2, 2, generator=g) + 0.2
+    fake = torch.rand(13, 1, 2, 2, generator=g) * 0.5
+    return critic, real, fake
 
 
 # ------------------------------------------------------------------------ references ----------
@@ -135,6 +168,16 @@ def check_gradient_penalty(fn, level: str = "visible"):
     x_hat = visible.penalty_point(what, critic, real, fake)
     visible.diagnose_penalty(what, out, penalty_values(critic, x_hat, 10.0))
     visible.penalty_trains_critic(what, out, critic)
+    # The same on batches drawn at grading time.
+    seed = grading_seed()
+    g = generator(seed)
+    critic = recording_critic()
+    real = torch.rand(32, 1, 2, 2, generator=g) * 2
+    fake = torch.rand(32, 1, 2, 2, generator=g) * 2 - 2
+    with on_fresh_inputs(seed):
+        out = visible.run_penalty(what, fn, critic, real, fake, 10.0)
+        x_hat = visible.penalty_point(what, critic, real, fake)
+        visible.diagnose_penalty(what, out, penalty_values(critic, x_hat, 10.0))
     # λ is honoured, and large batches show ε ~ U[0, 1].
     critic = recording_critic()
     real = torch.ones(4000, 1, 2, 2)
@@ -144,7 +187,7 @@ def check_gradient_penalty(fn, level: str = "visible"):
     if not close(out3, penalty_values(critic, x_hat, 3.0)["ref"], atol=1e-4, rtol=1e-4):
         raise CheckFailed(what, "ignores lambda_gp", "multiply by the lambda_gp argument")
     eps = x_hat.flatten(1)[:, 0]
-    if abs(float(eps.mean()) - 0.5) > 0.03 or abs(float(eps.var()) - 1 / 12) > 0.01:
+    if not (abs(float(eps.mean()) - 0.5) <= 0.03 and abs(float(eps.var()) - 1 / 12) <= 0.01):
         raise CheckFailed(what, f"eps has mean {float(eps.mean()):.3f} and variance "
                                 f"{float(eps.var()):.3f}; U[0, 1] has 0.5 and 1/12",
                           "draw eps uniformly, torch.rand(len(real), 1, 1, 1, "
@@ -164,13 +207,44 @@ def check_gradient_penalty(fn, level: str = "visible"):
 def check_critic_loss(fn, level: str = "visible"):
     what = "critic_loss"
     critic, real, fake = visible.run_critic_loss(fn)
-    if level == "hidden":
-        fake_g = fake.clone().requires_grad_(True)
-        backward(what, call(what, fn, critic, real, fake_g),
-                 "return the scores' means as tensors; do not detach or use .item()")
-        if critic.lin.weight.grad is None:
-            raise CheckFailed(what, "gives the critic no gradient", "do not detach the scores")
+    if level != "hidden":
+        return
+    for seed in (None, grading_seed()):
+        if seed is not None:                 # a critic and batches drawn at grading time
+            critic, real, fake = fresh_loss_setup(seed)
+        with on_fresh_inputs(seed) if seed else contextlib.nullcontext():
+            out = require_tensor(what, call(what, fn, critic, real, fake), (),
+                                 "return a scalar: mean D(fake) - mean D(real)")
+            with torch.no_grad():
+                values = critic_loss_values(critic, real, fake)
+            visible.diagnose_critic_loss(what, out, values)
+            critic.zero_grad()
+            fake_g = fake.clone().requires_grad_(True)
+            backward(what, call(what, fn, critic, real, fake_g),
+                     "return the scores' means as tensors; do not detach or use .item()")
+            grad = critic.lin.weight.grad
+            if grad is None or not float(grad.abs().sum()) > 0:
+                raise CheckFailed(what, "gives the critic no gradient", "do not detach the scores")
+            expected = (fake.flatten(1).mean(0) - real.flatten(1).mean(0)).view(1, -1)
+            if not close(grad, expected, atol=1e-5, rtol=1e-4):
+                raise CheckFailed(what, "gives the critic a wrong gradient (or NaN), though the "
+                                        "value is right",
+                                  "return critic(fake).mean() - critic(real).mean() computed "
+                                  "with torch operations on the scores")
 
 
 def check_generator_loss(fn, level: str = "visible"):
+    what = "generator_loss"
     visible.check_generator_loss(fn)
+    if level != "hidden":
+        return
+    seed = grading_seed()                    # a critic and a batch drawn at grading time
+    critic, _, fake = fresh_loss_setup(seed)
+    with on_fresh_inputs(seed):
+        out = require_tensor(what, call(what, fn, critic, fake), (),
+                             "return a scalar: -mean D(fake)")
+        with torch.no_grad():
+            values = generator_loss_values(critic, fake)
+        visible.diagnose_generator_loss(what, out, values)
+        fake.requires_grad_(True)
+        visible.generator_loss_trains(what, fn, critic, fake)

@@ -81,6 +81,9 @@ def decoder_forward(what, dec, z, data):
 
 def diagnose_decoder(what, p, values):
     """``values``: the right output (``ref``) and those of :data:`DECODER_MISTAKES`."""
+    if not bool(torch.isfinite(p).all()):
+        raise CheckFailed(what, "forward(z) returns NaN or infinite values",
+                          "compute sigmoid(fc2(tanh(fc1(z)))): every output is a probability")
     if close(p, values["ref"], atol=1e-5):
         return
     for candidate, problem, hint in known_mistakes(values, DECODER_MISTAKES):
@@ -145,6 +148,11 @@ def diagnose_gaussian(what, out, z, values):
     if tuple(out.shape) != tuple(batch):
         raise CheckFailed(what, f"returned shape {tuple(out.shape)}, expected {tuple(batch)}",
                           "sum over the last dimension only")
+    if not bool(torch.isfinite(out).all()):
+        raise CheckFailed(what, "returned NaN or infinite values for finite inputs with "
+                                "positive variances",
+                          "compute -1/2 * sum_d [log(2 pi sigma_square_d) + (z_d - mu_d)^2 / "
+                          "sigma_square_d] with torch operations")
     if close(out, ref):
         return
     explain_mismatch(what, out, known_mistakes(values, GAUSSIAN_MISTAKES),
@@ -224,6 +232,8 @@ def run_sample_diagonal_gaussian(fn):
                        "return one sample per row, with the shape of mu")
     reparameterise = ("use the reparameterisation trick: z = mu + sqrt(sigma_square) * eps "
                       "with eps ~ N(0, I) drawn by torch.randn_like")
+    if not bool(torch.isfinite(z).all()):
+        raise CheckFailed(what, "the sample has NaN or infinite values", reparameterise)
     if not z.requires_grad:
         raise CheckFailed(what, "the sample does not depend on mu and sigma_square "
                                 "differentiably", reparameterise)
@@ -234,6 +244,9 @@ def run_sample_diagonal_gaussian(fn):
                           "use the reparameterisation trick: z = mu + sqrt(sigma_square) * eps")
     if not close(mu.grad, torch.ones_like(mu)):
         raise CheckFailed(what, "dz/dmu is not 1", "add mu to the scaled noise once, unscaled")
+    if not bool(torch.isfinite(var.grad).all()):
+        raise CheckFailed(what, "the gradient with respect to sigma_square is NaN or infinite",
+                          reparameterise)
     return z, mu, var
 
 
@@ -298,14 +311,35 @@ def run_elbo_loss(fn, logpdf_diagonal_gaussian, logpdf_bernoulli, case):
     return out, (mu, var, p)
 
 
+def elbo_tolerance(values) -> float:
+    """The absolute tolerance of the ELBO: 1e-3, plus float32 rounding on the scale of the terms
+    (the three log-densities can be large and cancel), so that the order of the reductions
+    (mean; sum, then / B; sums of each term, then / B; float64) never matters."""
+    terms = values["log_px"].abs() + values["log_pz"].abs() + values["log_q"].abs()
+    return 1e-3 + 1e-4 * float(terms.double().mean())
+
+
 def diagnose_elbo(what, out, values):
     if out.dim() != 0:
         raise CheckFailed(what, f"returned shape {tuple(out.shape)}, expected a scalar",
                           "average the per-example ELBO over the batch with .mean()")
-    if not close(out, values["ref"], atol=1e-3):
-        explain_mismatch(what, out, known_mistakes(values, ELBO_MISTAKES),
-                         "value differs from mean[log p(x|z) + log p(z) - log q(z|x)]",
-                         "combine the three log-densities per example, then average", atol=1e-3)
+    if not bool(torch.isfinite(out).all()):
+        raise CheckFailed(what, f"returned {float(out.detach())}, though the log-densities it "
+                                "is given are finite on these inputs",
+                          "call logpdf_diagonal_gaussian(sampled_z, mu, sigma_square) "
+                          "(sigma_square is the variance), "
+                          "logpdf_diagonal_gaussian(sampled_z, zeros, ones) and "
+                          "logpdf_bernoulli(x, p) on the inputs as given, and return the batch "
+                          "mean of log p(x|z) + log p(z) - log q(z|x)")
+    ref, atol = values["ref"], elbo_tolerance(values)
+    if close(out, ref, atol=atol):
+        return
+    # Only a mistake whose value is told apart from the right one is named.
+    mistakes = [m for m in known_mistakes(values, ELBO_MISTAKES)
+                if not close(m[0], ref, atol=atol)]
+    explain_mismatch(what, out, mistakes,
+                     "value differs from mean[log p(x|z) + log p(z) - log q(z|x)]",
+                     "combine the three log-densities per example, then average", atol=atol)
 
 
 def recorded_log_densities(values, case):

@@ -66,6 +66,9 @@ def penalty_point(what, critic, real, fake):
         raise CheckFailed(what, "never evaluates the critic on a batch shaped like real",
                           "compute x_hat = eps * real + (1 - eps) * fake and call critic(x_hat)")
     x_hat = evaluated[-1]
+    if not bool(torch.isfinite(x_hat).all()):
+        raise CheckFailed(what, "evaluates the critic at NaN or infinite points",
+                          "x_hat = eps * real + (1 - eps) * fake with eps ~ U[0, 1]")
     if close(x_hat, real) or close(x_hat, fake):
         raise CheckFailed(what, "evaluates the gradient at the real (or fake) batch itself",
                           "the penalty is taken at random points on the segments between "
@@ -79,11 +82,11 @@ def penalty_point(what, critic, real, fake):
                                 "segment between real and fake)",
                           "draw one eps per sample, shape [batch, 1, 1, 1], and broadcast it")
     eps = per_pixel[:, 0]
-    if float(eps.min()) < -1e-5 or float(eps.max()) > 1 + 1e-5:
+    if not (float(eps.min()) >= -1e-5 and float(eps.max()) <= 1 + 1e-5):
         raise CheckFailed(what, "x_hat is not between the real and the fake sample",
                           "eps ~ U[0, 1] (torch.rand(len(real), 1, 1, 1, device=real.device)), "
                           "x_hat = eps * real + (1 - eps) * fake")
-    if float(eps.std()) < 1e-3:
+    if not float(eps.std()) >= 1e-3:
         raise CheckFailed(what, "uses the same eps for the whole batch",
                           "draw one eps per sample: torch.rand(len(real), 1, 1, 1, "
                           "device=real.device)")
@@ -107,12 +110,17 @@ PENALTY_MISTAKES = {
 
 def diagnose_penalty(what, out, values):
     ref = values["ref"]
+    if not bool(torch.isfinite(out).all()):
+        raise CheckFailed(what, f"returned {float(out.detach())}",
+                          "take the gradient of critic(x_hat).sum() with respect to x_hat "
+                          "(torch.autograd.grad), one L2 norm per sample, mean of "
+                          "lambda * (norm - 1)^2")
     if close(out, ref, atol=1e-4, rtol=1e-4):
         return
     for candidate, problem, hint in known_mistakes(values, PENALTY_MISTAKES):
         if close(out, candidate, atol=1e-4, rtol=1e-4):
             raise CheckFailed(what, problem, hint)
-    raise CheckFailed(what, f"returned {float(out):.5f}; at your own x_hat the penalty is "
+    raise CheckFailed(what, f"returned {float(out.detach()):.5f}; at your own x_hat the penalty is "
                             f"{float(ref):.5f}",
                       "take the gradient of critic(x_hat).sum() with respect to x_hat "
                       "(torch.autograd.grad), one L2 norm per sample, mean of "
@@ -126,9 +134,13 @@ def penalty_trains_critic(what, out, critic):
     if not out.requires_grad:
         raise CheckFailed(what, "does not depend on the critic's parameters (no graph)", hint)
     backward(what, out, hint)
-    if critic.c.grad is None or float(critic.c.grad.abs().sum()) == 0:
+    if critic.c.grad is None or not float(critic.c.grad.abs().sum()) > 0:
         raise CheckFailed(what, "gives the critic no gradient",
                           "use torch.autograd.grad(outputs, x_hat, create_graph=True)")
+    if not bool(torch.isfinite(critic.c.grad).all()):
+        raise CheckFailed(what, "gives the critic a NaN or infinite gradient",
+                          "compute the norm with grad.flatten(1).norm(2, dim=1) and the penalty "
+                          "with differentiable torch operations")
 
 
 def check_gradient_penalty(fn):
@@ -173,16 +185,19 @@ def run_critic_loss(fn):
     critic, real, fake = loss_setup()
     out = require_tensor(what, call(what, fn, critic, real, fake), (),
                          "return a scalar: mean D(fake) - mean D(real)")
-    values = expected(NOTEBOOK, "critic_loss")
+    diagnose_critic_loss(what, out, expected(NOTEBOOK, "critic_loss"))
+    return critic, real, fake
+
+
+def diagnose_critic_loss(what, out, values):
     ref = values["ref"]
     if not close(out, ref, atol=1e-5):
         for candidate, problem, hint in known_mistakes(values, CRITIC_MISTAKES):
             if close(out, candidate, atol=1e-5):
                 raise CheckFailed(what, problem, hint)
-        raise CheckFailed(what, f"returned {float(out):.5f}, expected E D(fake) - E D(real) = "
-                                f"{float(ref):.5f}", "return critic(fake).mean() - "
-                                                     "critic(real).mean()")
-    return critic, real, fake
+        raise CheckFailed(what, f"returned {float(out.detach()):.5f}, expected E D(fake) - "
+                                f"E D(real) = {float(ref):.5f}",
+                          "return critic(fake).mean() - critic(real).mean()")
 
 
 def check_critic_loss(fn):
@@ -202,14 +217,25 @@ def check_generator_loss(fn):
     fake.requires_grad_(True)
     out = require_tensor(what, call(what, fn, critic, fake), (),
                          "return a scalar: -mean D(fake)")
-    values = expected(NOTEBOOK, "generator_loss")
+    diagnose_generator_loss(what, out, expected(NOTEBOOK, "generator_loss"))
+    generator_loss_trains(what, fn, critic, fake)
+
+
+def diagnose_generator_loss(what, out, values):
     ref = values["ref"]
     if not close(out, ref, atol=1e-5):
         explain_mismatch(what, out, known_mistakes(values, GENERATOR_LOSS_MISTAKES),
-                         f"returned {float(out.detach()):.5f}, expected -E D(fake) = {float(ref):.5f}",
-                         "return -critic(fake).mean()", atol=1e-5)
+                         f"returned {float(out.detach()):.5f}, expected -E D(fake) = "
+                         f"{float(ref):.5f}", "return -critic(fake).mean()", atol=1e-5)
+
+
+def generator_loss_trains(what, fn, critic, fake):
+    """The loss sends a finite, non-zero gradient to ``fake`` (a leaf that requires grad)."""
     backward(what, call(what, fn, critic, fake),
              "return -critic(fake).mean() as a tensor; do not detach or use .item()")
-    if fake.grad is None or float(fake.grad.abs().sum()) == 0:
+    if fake.grad is None or not float(fake.grad.abs().sum()) > 0:
         raise CheckFailed(what, "sends no gradient to the generated images",
                           "do not detach fake in the generator loss")
+    if not bool(torch.isfinite(fake.grad).all()):
+        raise CheckFailed(what, "sends a NaN or infinite gradient to the generated images",
+                          "return -critic(fake).mean(), computed with torch operations")
