@@ -8,17 +8,33 @@ outside [0, 1], another zdim), labels on the logits' device, and codes on the de
 Activations, pooling and upsampling are judged by what ``forward`` computes: modules, shared
 modules and functions (``F.relu``) are all fine. :func:`record` gives the values the visible checks
 compare with.
+
+The hidden checks of the losses and the prior also judge inputs drawn at grading time (a seed
+taken when they run), which no recorded answer knows: networks with other weights and batches of
+other sizes, compared with the reference on the same inputs, value and gradient (the
+discriminator's loss reaches the discriminator and not the generator, the generator's loss the
+generator); a discriminator that looks at the whole batch (:class:`SpreadD`), so that real and
+generated images must go through it in separate calls; codes of another shape, new on each call,
+each coordinate uniform on its own. The device checks run on meta tensors, or on the stand-in
+where meta tensors cannot run the code (``.item()``, ``torch.distributions``): only tensors on
+two devices count (:func:`dgm.checks._core.on_another_device`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import secrets
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from dgm.checks import gan as visible
 from dgm.checks.gan import DNET_TABLE, check_layers, gnet_table  # noqa: F401
 from grader_tests import symbolic
-from grader_tests._core import CheckFailed, call, close, generator, require_tensor
+from grader_tests._core import (GLOBAL_DEVICE, OTHER_DEVICE, CheckFailed, call, close, generator,
+                                on_another_device, require_tensor)
 
 
 # ------------------------------------------------------------------------ references ----------
@@ -210,34 +226,173 @@ def check_gnet(cls, level: str = "visible"):
 
 
 # ------------------------------------------------------------------------ losses --------------
-def _on_meta(what, fn, *args):
-    """Run on the meta device: labels made on the CPU (torch.ones(n, 1)) fail here, as they
-    would on a GPU."""
+def grading_seed() -> int:
+    """A seed drawn when the check runs: the hidden checks also judge inputs that no recorded
+    answer (``dgm/checks/expected.pt``, shipped to students) knows."""
+    return secrets.randbelow(2 ** 31 - 2) + 1
+
+
+@contextlib.contextmanager
+def on_fresh_inputs(seed: int):
+    """A failure inside says that the inputs were drawn at grading time, and with which seed."""
     try:
-        call(what, fn, *args)
+        yield
     except CheckFailed as e:
-        if "device" in str(e).lower() or "meta" in str(e).lower():
-            raise CheckFailed(what, "mixes devices: labels (or other tensors) are created on "
-                                    "the CPU while the model's outputs may be on a GPU",
-                              "create labels with torch.ones_like(logits) / "
-                              "torch.zeros_like(logits), or pass device=logits.device") from None
-        raise
+        raise CheckFailed(e.what, f"{e.problem} (on inputs drawn at grading time, seed {seed})",
+                          e.hint) from None
+
+
+class SpreadD(nn.Module):
+    """A discriminator whose logits depend on the whole batch it is called on: a linear score of
+    each flattened 2x2 image plus a multiple of the batch's spread (each pixel's standard
+    deviation over the batch, averaged), like the FC GAN's minibatch-spread feature
+    (``dgm.gan.MinibatchStd``). Calling it on real and generated images together changes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 1)
+        self.spread = nn.Parameter(torch.tensor(4.0))
+
+    def forward(self, x):
+        h = x.reshape(len(x), -1)
+        spread = (h.var(0, unbiased=False) + 1e-8).sqrt().mean()
+        return self.lin(h) + self.spread * spread
+
+
+def fresh_loss_setup(seed: int, spread: bool = False):
+    """The losses' tiny networks with weights drawn from ``seed`` (the discriminator a
+    :class:`SpreadD` with ``spread``), and real images and codes for a batch of 7 to 11."""
+    g_ = generator(seed)
+    d, g = (SpreadD() if spread else visible._TinyD()), visible._TinyG()
+    with torch.no_grad():
+        d.lin.weight.copy_(torch.randn(1, 4, generator=g_))
+        d.lin.bias.copy_(torch.randn(1, generator=g_) * 0.5)
+        g.lin.weight.copy_(torch.randn(4, 3, generator=g_))
+        g.lin.bias.copy_(torch.randn(4, generator=g_) * 0.5)
+    n = 7 + int(torch.randint(0, 5, (1,), generator=g_))
+    real = torch.rand(n, 1, 2, 2, generator=g_)
+    if spread:           # real images brighter and more alike than the generated ones
+        real = 0.75 + 0.25 * real
+    z = torch.rand(n, 3, generator=g_) * 2 - 1
+    return d, g, real, z
+
+
+def joint_d_loss(d, g, real, z):
+    """What the loss is when real and generated images go through D in one call."""
+    logits = d(torch.cat([real, g(z)]))
+    return _bce(logits[:len(real)], 1) + _bce(logits[len(real):], 0)
+
+
+def spread_setup(seed: int):
+    """:func:`fresh_loss_setup` with a :class:`SpreadD`, drawn again (from seeds derived from
+    ``seed``) until one call on both batches gives a loss clearly apart from two calls (the two
+    changes of the spread can cancel)."""
+    for k in range(100):
+        d, g, real, z = fresh_loss_setup(seed + 7919 * k, spread=True)
+        with torch.no_grad():
+            gap = float((d_loss_values(d, g, real, z)["ref"] - joint_d_loss(d, g, real, z)).abs())
+        if gap >= 0.02:
+            break
+    return d, g, real, z
+
+
+def _reference_gradient(loss, d, g, wrt: str):
+    """The gradient of the reference ``loss(d, g)``, taken on copies of the networks, with
+    respect to the parameters of ``wrt`` (``"d"`` or ``"g"``)."""
+    d, g = copy.deepcopy(d), copy.deepcopy(g)
+    return torch.autograd.grad(loss(d, g), list((d if wrt == "d" else g).parameters()))
+
+
+def _same_gradient(what, net, reference, whose: str, hint: str) -> None:
+    got = [p.grad for p in net.parameters()]
+    if not all(a is not None and close(a, b, atol=1e-5, rtol=1e-4)
+               for a, b in zip(got, reference)):
+        raise CheckFailed(what, f"gives {whose} a wrong gradient (or NaN), though the value is "
+                                "right", hint)
+
+
+def _not_shipped(what, out, values, name) -> None:
+    """Fail a value that is the visible check's recorded answer for other inputs."""
+    shipped = visible.expected(visible.NOTEBOOK, name)["ref"]
+    if not close(out, values["ref"], atol=1e-5) and close(out, shipped, atol=1e-5):
+        raise CheckFailed(what, "returns the value of the visible check's inputs for other "
+                                "networks and batches",
+                          "compute the loss from the networks and the batch it is given")
+
+
+LABELS_HINT = ("create the labels on the logits' device: torch.ones_like(logits) / "
+               "torch.zeros_like(logits), or torch.ones(n, 1, device=logits.device)")
+_D_LOSS_FORMULA = ("return BCE[D(real), 1] + BCE[D(G(z).detach()), 0] computed from the logits "
+                   "(nn.BCEWithLogitsLoss), and nothing else")
 
 
 def check_d_loss(fn, level: str = "visible"):
     what = "d_loss"
-    real, z = visible.run_d_loss(fn)
-    if level == "hidden":
-        meta_d, meta_g = visible._TinyD().to("meta"), visible._TinyG().to("meta")
-        _on_meta(what, fn, meta_d, meta_g, real.to("meta"), z.to("meta"))
+    visible.run_d_loss(fn)
+    if level != "hidden":
+        return
+    seed = grading_seed()
+    with on_fresh_inputs(seed):
+        # Networks and batches drawn at grading time: the value, and the gradient that reaches
+        # the discriminator (and not the generator).
+        d, g, real, z = fresh_loss_setup(seed)
+        out = require_tensor(what, call(what, fn, d, g, real, z), (), "return a scalar tensor")
+        with torch.no_grad():
+            values = d_loss_values(d, g, real, z)
+        _not_shipped(what, out, values, "d_loss")
+        visible.diagnose_d_loss(what, out, values)
+        reference = _reference_gradient(
+            lambda d2, g2: _bce(d2(real), 1) + _bce(d2(g2(z).detach()), 0), d, g, "d")
+        visible.d_loss_trains(what, fn, d, g, real, z)
+        _same_gradient(what, d, reference, "the discriminator", _D_LOSS_FORMULA)
+        # A discriminator that looks at the whole batch (as the FC GAN's does): the real and the
+        # generated batch must go through it in separate calls.
+        d, g, real, z = spread_setup(seed)
+        out = require_tensor(what, call(what, fn, d, g, real, z), (), "return a scalar tensor")
+        with torch.no_grad():
+            ref, joint = d_loss_values(d, g, real, z)["ref"], joint_d_loss(d, g, real, z)
+        separately = ("call d_net once on the real batch and once on the generated batch: "
+                      "d_net(real) and d_net(g_net(z).detach()), not d_net(torch.cat([real, "
+                      "fake])); a discriminator may look at the whole batch it is given")
+        if not close(out, ref, atol=1e-5):
+            if close(out, joint, atol=1e-5):
+                raise CheckFailed(what, "passes the real and the generated images through the "
+                                        "discriminator in one call: with a discriminator that "
+                                        "looks at the whole batch (the FC GAN's minibatch-spread "
+                                        "feature) the real batch then shows the spread of the "
+                                        "mixture", separately)
+            raise CheckFailed(what, f"with a discriminator whose output depends on the whole "
+                                    f"batch (as the FC GAN's minibatch-spread feature does) it "
+                                    f"returned {float(out.detach()):.5f}, expected "
+                                    f"{float(ref):.5f}", separately)
+    # The networks and batches on another device than the CPU (a GPU): labels made with
+    # torch.ones(n, 1) are on the CPU. On meta tensors first, on the stand-in where meta tensors
+    # cannot run the loss (a print of loss.item()); only tensors on two devices count.
+    on_another_device(what, fn, *visible.loss_setup(), hint=LABELS_HINT)
 
 
 def check_g_loss(fn, level: str = "visible"):
     what = "g_loss"
-    z = visible.run_g_loss(fn)
-    if level == "hidden":
-        meta_d, meta_g = visible._TinyD().to("meta"), visible._TinyG().to("meta")
-        _on_meta(what, fn, meta_d, meta_g, z.to("meta"))
+    visible.run_g_loss(fn)
+    if level != "hidden":
+        return
+    seed = grading_seed()
+    with on_fresh_inputs(seed):
+        # Networks and codes drawn at grading time: the value, and the gradient that reaches
+        # the generator.
+        d, g, _, z = fresh_loss_setup(seed)
+        out = require_tensor(what, call(what, fn, d, g, z), (), "return a scalar tensor")
+        with torch.no_grad():
+            values = g_loss_values(d, g, z)
+        _not_shipped(what, out, values, "g_loss")
+        visible.diagnose_g_loss(what, out, values)
+        reference = _reference_gradient(lambda d2, g2: _bce(d2(g2(z)), 1), d, g, "g")
+        visible.g_loss_trains(what, fn, d, g, z)
+        _same_gradient(what, g, reference, "the generator",
+                       "return BCE[D(G(z)), 1] computed from the logits (nn.BCEWithLogitsLoss), "
+                       "and nothing else")
+    d, g, _, z = visible.loss_setup()
+    on_another_device(what, fn, d, g, z, hint=LABELS_HINT)
 
 
 def check_sample_z(fn, level: str = "visible"):
@@ -245,15 +400,51 @@ def check_sample_z(fn, level: str = "visible"):
     visible.check_sample_z(fn)
     if level != "hidden":
         return
-    # The codes must be made on the device asked for (the meta device stands in for a GPU).
+    # Another shape, drawn at grading time: every coordinate uniform on [-1, 1] on its own,
+    # and new codes on each call.
+    seed = grading_seed()
+    g_ = generator(seed)
+    n, zdim = 3000 + int(torch.randint(0, 1000, (1,), generator=g_)), \
+        6 + int(torch.randint(0, 5, (1,), generator=g_))
+    with on_fresh_inputs(seed):
+        z = require_tensor(what, call(what, fn, n, zdim), (n, zdim), "return [n, zdim]")
+        visible.describe_codes(what, z)
+        again = require_tensor(what, call(what, fn, n, zdim), (n, zdim), "return [n, zdim]")
+        if close(z, again, atol=0, rtol=0):
+            raise CheckFailed(what, "returns the same codes on every call",
+                              "draw new codes on each call: torch.rand(n, zdim, device=device), "
+                              "without fixing a seed or keeping codes between calls")
+        z = z.detach().to("cpu", torch.float64)
+        mean, var = z.mean(0), z.var(0)
+        if not (float((mean.abs()).max()) <= 0.07 and float((var - 1 / 3).abs().max()) <= 0.045):
+            raise CheckFailed(what, "some coordinates are not uniform on [-1, 1] over the codes "
+                                    f"(per-coordinate means from {float(mean.min()):.3f} to "
+                                    f"{float(mean.max()):.3f}, variances from "
+                                    f"{float(var.min()):.3f} to {float(var.max()):.3f})",
+                              "draw every entry of the [n, zdim] tensor on its own: "
+                              "2 * torch.rand(n, zdim, device=device) - 1")
+        corr = torch.corrcoef(z.T) - torch.eye(zdim, dtype=z.dtype)
+        if not float(corr.abs().max()) <= 0.12:
+            raise CheckFailed(what, f"the coordinates of a code are correlated (up to "
+                                    f"{float(corr.abs().max()):.2f})",
+                              "draw every entry of the [n, zdim] tensor on its own: "
+                              "2 * torch.rand(n, zdim, device=device) - 1")
+        shares = torch.histc(z, bins=10, min=-1, max=1) / z.numel()
+        if not float((shares - 0.1).abs().max()) <= 0.015:
+            raise CheckFailed(what, "the codes are not uniform on [-1, 1]: the shares of the ten "
+                                    "bins of width 0.2 run from "
+                                    f"{float(shares.min()):.3f} to {float(shares.max()):.3f}, "
+                                    "not 0.1 each",
+                              "draw uniformly and rescale: 2 * torch.rand(n, zdim, "
+                              "device=device) - 1")
+    # The codes must be made on the device asked for (a GPU's rules, on meta tensors or on the
+    # stand-in where meta tensors cannot run the sampler, e.g. torch.distributions.Uniform).
     hint = ("create the codes on the device asked for: pass device=device to torch.rand "
             "(torch.rand(n, zdim, device=device)); codes made on the CPU break training on a GPU")
-    try:
-        z = call(what, fn, 3, 5, torch.device("meta"))
-    except CheckFailed as e:
-        raise CheckFailed(what, f"fails when asked for codes on another device ({e.problem})",
-                          hint) from None
-    z = require_tensor(what, z, (3, 5), "return [n, zdim]")
-    if z.device.type != "meta":
-        raise CheckFailed(what, f"returned codes on the {z.device.type} device when asked for "
-                                "another device (meta)", hint)
+    out = on_another_device(what, fn, 3, 5, OTHER_DEVICE, hint=hint, returns=False)
+    if out is None:
+        return
+    out = require_tensor(what, out, (3, 5), "return [n, zdim]")
+    if out.device.type != OTHER_DEVICE.type:
+        raise CheckFailed(what, f"returned codes on the {out.device.type} device when asked for "
+                                f"another device ({OTHER_DEVICE.type})", f"{hint}. {GLOBAL_DEVICE}")

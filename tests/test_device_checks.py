@@ -91,7 +91,7 @@ def test_a_stand_in_crosses_to_the_kernel_as_a_stand_in():
 
 
 # ------------------------------------------------------------------------ hints ---------------
-STAFF = ["vae", "beta_vae", "echo", "wgan", "paths"]
+STAFF = ["vae", "beta_vae", "echo", "gan", "wgan", "paths"]
 FACTORY = re.compile(r"torch\.(zeros|ones|empty|full|rand|randn|randint|randperm|linspace|"
                      r"arange|eye|normal|tensor|Tensor|FloatTensor)\(([^()]|\([^()]*\))*\)")
 #: How a hint may name a factory without a device: as the thing not to do.
@@ -166,6 +166,46 @@ def gp_cpu_eps(critic, real, fake, lambda_gp=10.0):
 '''
 
 
+GAN_STUDENT = '''
+from torch import nn
+
+bce = nn.BCEWithLogitsLoss()
+
+def sample_z(n, zdim, device="cpu"):
+    low, high = torch.tensor(-1.0, device=device), torch.tensor(1.0, device=device)
+    return torch.distributions.Uniform(low, high).sample((n, zdim))
+
+def sample_z_cpu(n, zdim, device="cpu"):
+    return torch.distributions.Uniform(-1.0, 1.0).sample((n, zdim))
+
+def d_loss(d_net, g_net, real, z):
+    lr, lf = d_net(real), d_net(g_net(z).detach())
+    loss = bce(lr, torch.ones_like(lr)) + bce(lf, torch.zeros_like(lf))
+    print("d loss", loss.item())
+    return loss
+
+def d_loss_cpu_labels(d_net, g_net, real, z):
+    lr, lf = d_net(real), d_net(g_net(z).detach())
+    return bce(lr, torch.ones(len(lr), 1)) + bce(lf, torch.zeros(len(lf), 1))
+
+def d_loss_joint(d_net, g_net, real, z):
+    logits = d_net(torch.cat([real, g_net(z).detach()]))
+    n = len(real)
+    return bce(logits[:n], torch.ones_like(logits[:n])) + \\
+        bce(logits[n:], torch.zeros_like(logits[n:]))
+
+def g_loss(d_net, g_net, z):
+    logits = d_net(g_net(z))
+    loss = bce(logits, torch.ones_like(logits))
+    float(loss)
+    return loss
+
+def g_loss_cpu_labels(d_net, g_net, z):
+    logits = d_net(g_net(z))
+    return bce(logits, torch.ones(len(logits), 1))
+'''
+
+
 @pytest.fixture(scope="module")
 def kernel():
     """A kernel holding the student's code above, and the solutions of notebook 06."""
@@ -178,7 +218,7 @@ def kernel():
     mutant = mutant.replace("device=z_A.device", "device='cpu'")
     assert mutant.count("device='cpu'") == 1
     cells = [nbformat.v4.new_code_cell(src) for src in
-             (STUDENT, sources["path_energy"], sources["find_path"], mutant)]
+             (STUDENT, GAN_STUDENT, sources["path_energy"], sources["find_path"], mutant)]
     nb = nbformat.v4.new_notebook(cells=cells)
     client = NotebookClient(nb, kernel_name="python3", timeout=120,
                             resources={"metadata": {"path": str(ROOT)}})
@@ -210,6 +250,13 @@ def judged(kc, module, source):
     ("wgan", "gradient_penalty", "gp_cpu_eps", "creates a tensor on the CPU"),
     ("paths", "find_path", "find_path", None),                  # the stand-in with a network
     ("paths", "find_path", "find_path_cpu_line", "creates a tensor on the CPU"),
+    ("gan", "sample_z", "sample_z", None),            # Uniform fails on meta: not a device error
+    ("gan", "sample_z", "sample_z_cpu", "returned codes on the cpu device"),
+    ("gan", "d_loss", "d_loss", None),                         # .item(): the stand-in
+    ("gan", "d_loss", "d_loss_cpu_labels", "creates a tensor on the CPU"),
+    ("gan", "d_loss", "d_loss_joint", "in one call"),
+    ("gan", "g_loss", "g_loss", None),
+    ("gan", "g_loss", "g_loss_cpu_labels", "creates a tensor on the CPU"),
 ])
 def test_the_judge_decides_as_the_direct_check(kernel, module, check, code, verdict):
     error = judged(kernel, module, f"checks.check_{check}({code}, level='hidden')")

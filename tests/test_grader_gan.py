@@ -196,10 +196,12 @@ def _d(d_net, g_net, real, z, *, detach=True, swap=False, halve=False, sigmoid=F
     (dict(halve=True), "halved", "visible"),
     (dict(sigmoid=True), "sigmoid is applied", "visible"),
     (dict(reduction="sum"), "summed", "visible"),
-    (dict(cpu_labels=True), "mixes devices", "hidden"),
+    (dict(cpu_labels=True), "creates a tensor on the CPU", "hidden"),
 ])
 def test_d_loss_mutants_fail(kwargs, match, level):
-    fails(checks.check_d_loss, lambda *a: _d(*a, **kwargs), match, level=level)
+    error = fails(checks.check_d_loss, lambda *a: _d(*a, **kwargs), match, level=level)
+    if kwargs == dict(cpu_labels=True):
+        assert "device=logits.device" in error.hint
 
 
 def _g(d_net, g_net, z, *, kind="ns", detach=False, cpu_labels=False):
@@ -217,7 +219,7 @@ def _g(d_net, g_net, z, *, kind="ns", detach=False, cpu_labels=False):
     (dict(kind="saturating"), "saturating", "visible"),
     (dict(kind="label0"), "label is 0", "visible"),
     (dict(detach=True), "no gradient", "visible"),
-    (dict(cpu_labels=True), "mixes devices", "hidden"),
+    (dict(cpu_labels=True), "creates a tensor on the CPU", "hidden"),
 ])
 def test_g_loss_mutants_fail(kwargs, match, level):
     fails(checks.check_g_loss, lambda *a: _g(*a, **kwargs), match, level=level)

@@ -232,7 +232,8 @@ def module_hint(what: str, net: nn.Module, table) -> None:
                                     f"{_describe(m)}: {name} = {got!r}, the table's is {want!r}",
                               f"use {_short(*same_kind[0])} as in the table")
         raise CheckFailed(what, f"forward differs from the table's, and it uses {_describe(m)}, "
-                                f"which the table does not have (its layers without weights are {allowed})",
+                                "which the table does not have (its layers without weights "
+                                f"are {allowed})",
                           f"use the table's layers: {allowed} (as modules or as functions)")
 
 
@@ -394,30 +395,42 @@ D_LOSS_MISTAKES = {
 }
 
 
-def run_d_loss(fn):
-    what = "d_loss"
-    d, g, real, z = loss_setup()
-    out = require_tensor(what, call(what, fn, d, g, real, z), ())
-    values = expected(NOTEBOOK, "d_loss")
+def diagnose_d_loss(what, out, values) -> None:
+    """Raise unless ``out`` is ``values["ref"]``: the known mistake it matches, else its value."""
     ref = values["ref"]
-    if not close(out, ref, atol=1e-5):
-        for candidate, problem, hint in known_mistakes(values, D_LOSS_MISTAKES):
-            if close(out, candidate, atol=1e-5):
-                raise CheckFailed(what, problem, hint)
-        raise CheckFailed(what, f"returned {float(out):.5f}, expected BCE[D(x),1] + "
-                                f"BCE[D(G(z)),0] = {float(ref):.5f}",
-                          "use nn.BCEWithLogitsLoss on the logits, mean over the batch")
+    if close(out, ref, atol=1e-5):
+        return
+    for candidate, problem, hint in known_mistakes(values, D_LOSS_MISTAKES):
+        if close(out, candidate, atol=1e-5):
+            raise CheckFailed(what, problem, hint)
+    raise CheckFailed(what, f"returned {float(out.detach()):.5f}, expected BCE[D(x),1] + "
+                            f"BCE[D(G(z)),0] = {float(ref):.5f}",
+                      "use nn.BCEWithLogitsLoss on the logits, mean over the batch")
+
+
+def d_loss_trains(what, fn, d, g, real, z) -> None:
+    """The loss trains the discriminator and sends no gradient into the generator."""
     d.zero_grad(), g.zero_grad()
     backward(what, call(what, fn, d, g, real, z),
              "return the BCE terms as a tensor; do not detach it or call .item()")
-    leaked = [p.grad for p in g.parameters() if p.grad is not None and bool((p.grad != 0).any())]
+    leaked = [p.grad for p in g.parameters() if p.grad is not None and
+              not bool((p.grad == 0).all())]
     if leaked:
         raise CheckFailed(what, "sends gradients into the generator",
                           "detach the generated batch in the discriminator step: "
                           "D(G(z).detach()) (or generate under torch.no_grad())")
-    if d.lin.weight.grad is None or not bool((d.lin.weight.grad != 0).any()):
+    grad = d.lin.weight.grad
+    if grad is None or not float(grad.abs().sum()) > 0:
         raise CheckFailed(what, "gives the discriminator no gradient",
                           "do not detach D's outputs; only the generated images")
+
+
+def run_d_loss(fn):
+    what = "d_loss"
+    d, g, real, z = loss_setup()
+    out = require_tensor(what, call(what, fn, d, g, real, z), ())
+    diagnose_d_loss(what, out, expected(NOTEBOOK, "d_loss"))
+    d_loss_trains(what, fn, d, g, real, z)
     return real, z
 
 
@@ -435,24 +448,35 @@ G_LOSS_MISTAKES = {
 }
 
 
+def diagnose_g_loss(what, out, values) -> None:
+    """Raise unless ``out`` is ``values["ref"]``: the known mistake it matches, else its value."""
+    ref = values["ref"]
+    if close(out, ref, atol=1e-5):
+        return
+    for candidate, problem, hint in known_mistakes(values, G_LOSS_MISTAKES):
+        if close(out, candidate, atol=1e-5):
+            raise CheckFailed(what, problem, hint)
+    raise CheckFailed(what, f"returned {float(out.detach()):.5f}, expected BCE[D(G(z)), 1] = "
+                            f"{float(ref):.5f}", "use BCEWithLogitsLoss with label 1")
+
+
+def g_loss_trains(what, fn, d, g, z) -> None:
+    """The loss sends a gradient into the generator."""
+    d.zero_grad(), g.zero_grad()
+    backward(what, call(what, fn, d, g, z),
+             "return the BCE term as a tensor; do not detach G(z) or use no_grad")
+    grad = g.lin.weight.grad
+    if grad is None or not float(grad.abs().sum()) > 0:
+        raise CheckFailed(what, "gives the generator no gradient",
+                          "do not detach G(z) (or use no_grad) in the generator loss")
+
+
 def run_g_loss(fn):
     what = "g_loss"
     d, g, _, z = loss_setup()
     out = require_tensor(what, call(what, fn, d, g, z), ())
-    values = expected(NOTEBOOK, "g_loss")
-    ref = values["ref"]
-    if not close(out, ref, atol=1e-5):
-        for candidate, problem, hint in known_mistakes(values, G_LOSS_MISTAKES):
-            if close(out, candidate, atol=1e-5):
-                raise CheckFailed(what, problem, hint)
-        raise CheckFailed(what, f"returned {float(out):.5f}, expected BCE[D(G(z)), 1] = "
-                                f"{float(ref):.5f}", "use BCEWithLogitsLoss with label 1")
-    d.zero_grad(), g.zero_grad()
-    backward(what, call(what, fn, d, g, z),
-             "return the BCE term as a tensor; do not detach G(z) or use no_grad")
-    if g.lin.weight.grad is None or not bool((g.lin.weight.grad != 0).any()):
-        raise CheckFailed(what, "gives the generator no gradient",
-                          "do not detach G(z) (or use no_grad) in the generator loss")
+    diagnose_g_loss(what, out, expected(NOTEBOOK, "g_loss"))
+    g_loss_trains(what, fn, d, g, z)
     return z
 
 
@@ -460,17 +484,33 @@ def check_g_loss(fn):
     run_g_loss(fn)
 
 
+# ------------------------------------------------------------------------ prior ---------------
+_PRIOR_HINT = "z = 2 * torch.rand(n, zdim, device=device) - 1"
+
+
+def describe_codes(what, z) -> None:
+    """Codes a uniform prior on [-1, 1] could have drawn: finite, inside [-1, 1], reaching both
+    ends, with the mean and variance of U[-1, 1]. Every comparison fails on NaN."""
+    z = z.detach()
+    if not bool(torch.isfinite(z).all()):
+        raise CheckFailed(what, "returned NaN or infinite codes", _PRIOR_HINT)
+    low, high = float(z.min()), float(z.max())
+    if not (low >= -1 and high <= 1):
+        raise CheckFailed(what, "has values outside [-1, 1]", f"z = 2 * U(0, 1) - 1: {_PRIOR_HINT}")
+    if not low <= -0.9:
+        raise CheckFailed(what, "never goes below -0.9: the draws are in [0, 1]",
+                          f"rescale: {_PRIOR_HINT}")
+    mean, var = float(z.mean()), float(z.var())
+    if not (abs(mean) <= 0.03 and abs(var - 1 / 3) <= 0.02):
+        raise CheckFailed(what, f"mean {mean:.3f}, variance {var:.3f}; U[-1, 1] has mean 0 and "
+                                "variance 1/3",
+                          f"draw uniformly (torch.rand), not from a normal, and rescale: "
+                          f"{_PRIOR_HINT}")
+
+
 def check_sample_z(fn):
     what = "sample_z"
     torch.manual_seed(0)
     z = require_tensor(what, call(what, fn, 4000, 16), (4000, 16),
                        "return [n, zdim]")
-    if float(z.min()) < -1 or float(z.max()) > 1:
-        raise CheckFailed(what, "has values outside [-1, 1]", "z = 2 * U(0, 1) - 1")
-    if float(z.min()) > -0.9:
-        raise CheckFailed(what, "never goes below -0.9: the draws are in [0, 1]",
-                          "rescale: z = 2 * torch.rand(...) - 1")
-    if abs(float(z.mean())) > 0.03 or abs(float(z.var()) - 1 / 3) > 0.02:
-        raise CheckFailed(what, f"mean {float(z.mean()):.3f}, variance {float(z.var()):.3f}; "
-                                "U[-1, 1] has mean 0 and variance 1/3",
-                          "draw uniformly (torch.rand), not from a normal, and rescale")
+    describe_codes(what, z)
