@@ -77,29 +77,36 @@ def _untouched(what, g, before):
 # ------------------------------------------------------------------------ invert --------------
 def run_invert(fn):
     """The visible contract of ``invert``; returns the generator, the images and z_init."""
-    what = "invert"
     torch.manual_seed(0)
     g = LinearG()
     z_true = torch.rand(3, 3, generator=generator(1)) * 2 - 1
     with torch.no_grad():
         x = g(z_true)
     z_init = torch.zeros(3, 3)
+    invert_case("invert", fn, g, x, z_init, z_true)
+    return g, x, z_init
+
+
+def invert_case(what, fn, g, x, z_init, z_true, steps=500, lr=0.05):
+    """``invert`` on images ``x = g(z_true)`` of a linear generator (whose least-squares answer is
+    ``z_true``), from ``z_init``: the contract, and the codes found; returns them."""
+    start = z_init.clone()
     before = _snapshot(g)
-    out = call(what, fn, g, x, z_init, 500, 0.05)
+    out = call(what, fn, g, x, z_init, steps, lr)
     if not (isinstance(out, tuple) and len(out) == 2):
         raise CheckFailed(what, "must return a pair (z, loss_history)",
                           "return z.detach(), torch.tensor(history)")
     z, history = out
-    require_tensor(what, z, (3, 3), "return one code per image: the shape of z_init")
+    require_tensor(what, z, tuple(z_init.shape), "return one code per image: the shape of z_init")
     _untouched(what, g, before)
-    if not torch.equal(z_init, torch.zeros(3, 3)):
+    if not torch.equal(z_init, start):
         raise CheckFailed(what, "modified z_init in place",
                           "start from z = z_init.clone().requires_grad_(True)")
     if z.requires_grad:
         raise CheckFailed(what, "returns a z that still requires grad", "return z.detach()")
     history = torch.as_tensor(history, dtype=torch.float64).flatten()
-    if len(history) != 500:
-        raise CheckFailed(what, f"loss_history has {len(history)} entries for 500 steps",
+    if len(history) != steps:
+        raise CheckFailed(what, f"loss_history has {len(history)} entries for {steps} steps",
                           "record the loss once per step")
     if not float(history[-1]) < float(history[0]):
         raise CheckFailed(what, "the loss did not decrease",
@@ -107,13 +114,13 @@ def run_invert(fn):
                           "optimizer steps z)")
     with torch.no_grad():
         err = float(((g(z) - x) ** 2).flatten(1).sum(1).max())
-    if err > 1e-2 or not close(z, z_true, atol=0.1):
-        raise CheckFailed(what, f"for a linear generator, 500 Adam steps (lr 0.05) end at a "
+    if not (err <= 1e-2 and close(z, z_true, atol=0.1)):
+        raise CheckFailed(what, f"for a linear generator, {steps} Adam steps (lr {lr}) end at a "
                                 f"squared error of {err:.3g}, far from the least-squares optimum "
                                 "(0)",
                           "use Adam on z with the given lr and steps, and the squared error "
-                          "summed over pixels")
-    return g, x, z_init
+                          "of the generator's images, generator(z), summed over pixels")
+    return z
 
 
 def check_invert(fn):
@@ -159,16 +166,22 @@ ENERGY_MISTAKES = {
 
 def run_path_energy(fn):
     """The visible contract of ``path_energy``; returns what the hidden check reuses."""
-    what = "path_energy"
-    values = expected(NOTEBOOK, "path_energy")
     g, x_a, x_b = energy_setup()
-    Z = curved_path(COARSE)
-    require_tensor(what, call(what, fn, g, Z, x_a, x_b), (),
+    fine = curved_path(FINE)
+    value = energy_case("path_energy", fn, g, x_a, x_b, curved_path(COARSE), fine,
+                        curved_path(FINE, "uneven"), expected(NOTEBOOK, "path_energy"))
+    return g, fine, x_a, x_b, value
+
+
+def energy_case(what, fn, g, x_a, x_b, coarse, fine, uneven, values) -> float:
+    """``path_energy`` on a curve given by its points ``coarse``, ``fine`` (400 segments) and
+    ``uneven`` (the same curve at uneven speed), against ``values``: the integral along it
+    (``"exact"``) and the slips' sums on ``fine``. Returns the value on ``fine``."""
+    require_tensor(what, call(what, fn, g, coarse, x_a, x_b), (),
                    "return one number (a scalar tensor) for the whole path")
     exact = float(values["exact"])
-    fine = curved_path(FINE)
     value = float(torch.as_tensor(call(what, fn, g, fine, x_a, x_b)).detach())
-    if abs(value - exact) > 2e-4 * exact:
+    if not abs(value - exact) <= 2e-4 * exact:
         for name, (problem, hint) in ENERGY_MISTAKES.items():
             candidate = float(values[name])
             if abs(value - candidate) <= 1e-6 * max(1.0, abs(candidate)):
@@ -179,15 +192,14 @@ def run_path_energy(fn):
                           "f(z) = ||G(z) - x_A||^2 + ||G(z) - x_B||^2 summed over pixels")
     # The same curve traversed at uneven speed: U must not change (a first-order sum on the
     # wrong points, or a missing length factor, does).
-    uneven = call(what, fn, g, curved_path(FINE, "uneven"), x_a, x_b)
-    uneven = float(torch.as_tensor(uneven).detach())
-    if abs(uneven - exact) > 2e-3 * exact:
-        raise CheckFailed(what, f"changes with the speed along the path ({uneven:.5f} vs "
+    slow = float(torch.as_tensor(call(what, fn, g, uneven, x_a, x_b)).detach())
+    if not abs(slow - exact) <= 2e-3 * exact:
+        raise CheckFailed(what, f"changes with the speed along the path ({slow:.5f} vs "
                                 f"{value:.5f} for the same curve)",
                           "weight f by each segment's length and evaluate f on both ends of "
                           "the segment (trapezoid rule); a left or right Riemann sum is only "
                           "first-order accurate")
-    Zg = Z.clone().requires_grad_(True)
+    Zg = coarse.clone().requires_grad_(True)
     energy = call(what, fn, g, Zg, x_a, x_b)
     differentiable = "build it with torch operations on Z (no .item(), no numpy)"
     if not isinstance(energy, torch.Tensor) or not energy.requires_grad:
@@ -198,7 +210,10 @@ def run_path_energy(fn):
     if not bool(torch.isfinite(dZ).all()):
         raise CheckFailed(what, "has a non-finite gradient", "avoid sqrt(0): use "
                                                              "torch.linalg.norm / .norm(dim=1)")
-    return g, fine, x_a, x_b, value
+    if not float(dZ.abs().sum()) > 0:
+        raise CheckFailed(what, "is not differentiable in Z (its gradient is zero)",
+                          differentiable)
+    return value
 
 
 def check_path_energy(fn):
@@ -209,38 +224,52 @@ def check_path_energy(fn):
 def run_find_path(fn, energy, n=12, steps=300):
     """The contract of ``fn`` (already seeing the path energy it should use), the energies of
     its path and of the straight line measured with ``energy(generator, Z, x_A, x_B)``."""
-    what = "find_path"
     torch.manual_seed(0)
     g = BumpG()
     z_a, z_b = torch.tensor([-1.0, 0.0]), torch.tensor([1.0, 0.0])
     x_a, x_b = g(z_a[None]).detach()[0], g(z_b[None]).detach()[0]
+    _, u_path, u_line = path_case("find_path", fn, energy, g, z_a, z_b, x_a, x_b, n, steps)
+    if not u_path < 0.8 * u_line:
+        raise CheckFailed("find_path", f"the path's energy {u_path:.3f} is not clearly below the "
+                                       f"straight line's {u_line:.3f} (a bump sits on the line)",
+                          "start from the straight line and minimise path_energy over the "
+                          "interior points with Adam")
+    return g, z_a, z_b, x_a, x_b
+
+
+def straight_line(z_a, z_b, n):
+    return torch.stack([z_a + (z_b - z_a) * t for t in torch.linspace(0, 1, n)])
+
+
+def path_case(what, fn, energy, g, z_a, z_b, x_a, x_b, n, steps, lr=0.02):
+    """``fn`` from ``z_a`` to ``z_b``: the contract (shape, a frozen generator, the ends kept,
+    even spacing); returns the path and the energies of it and of the straight line, measured
+    with ``energy``."""
     before = _snapshot(g)
-    Z = require_tensor(what, call(what, fn, g, z_a.clone(), z_b.clone(), x_a, x_b, n, steps,
-                                  0.02),
-                       (n, 2), "return all n_points points, endpoints included: [n_points, zdim]")
+    Z = require_tensor(what, call(what, fn, g, z_a.clone(), z_b.clone(), x_a, x_b, n, steps, lr),
+                       (n, len(z_a)),
+                       "return all n_points points, endpoints included: [n_points, zdim]")
     _untouched(what, g, before)
     if not (close(Z[0], z_a, atol=1e-6) and close(Z[-1], z_b, atol=1e-6)):
         raise CheckFailed(what, "moved the endpoints",
                           "optimise only the interior points Z[1:-1]; Z[0] = z_A and "
                           "Z[-1] = z_B exactly")
     Z = Z.detach()
-    straight = torch.stack([z_a + (z_b - z_a) * t for t in torch.linspace(0, 1, n)])
+    if not bool(torch.isfinite(Z).all()):
+        raise CheckFailed(what, "returned NaN or infinite points",
+                          "start from the straight line and take Adam steps on the interior "
+                          "points with the gradient of path_energy")
     with torch.no_grad():
         u_path = float(energy(g, Z, x_a, x_b))
-        u_line = float(energy(g, straight, x_a, x_b))
-    if not u_path < 0.8 * u_line:
-        raise CheckFailed(what, f"the path's energy {u_path:.3f} is not clearly below the "
-                                f"straight line's {u_line:.3f} (a bump sits on the line)",
-                          "start from the straight line and minimise path_energy over the "
-                          "interior points with Adam")
+        u_line = float(energy(g, straight_line(z_a, z_b, n), x_a, x_b))
     seg = (Z[1:] - Z[:-1]).norm(dim=1)
     ratio = float(seg.max() / seg.min().clamp_min(1e-12))
-    if ratio > 2.0:
+    if not ratio <= 2.0:
         raise CheckFailed(what, f"the points are unevenly spread (longest / shortest segment "
                                 f"= {ratio:.1f})",
                           "every few steps, move the points back to equal arc-length spacing "
                           "along the current path (piecewise-linear interpolation)")
-    return g, z_a, z_b, x_a, x_b
+    return Z, u_path, u_line
 
 
 def check_find_path(fn):

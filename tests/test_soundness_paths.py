@@ -1,0 +1,243 @@
+"""Notebook 06's hidden checks test the task, both ways: the reference and other correct code
+pass, code that does not do the task fails with a hint.
+
+* ``find_path``: a fixed detour between the ends that never asks the generator (it passes the
+  visible check, whose bump always lies on the same side) fails on new ends and generators drawn
+  at grading time, with the bump on either side and without one, measured with the reference
+  energy against the straight line and the reference's own path.
+* ``invert`` must reconstruct the images through the generator it is given, ``path_energy`` must
+  integrate along curves it has not seen: the recorded answers of the visible checks
+  (``dgm/checks/expected.pt``, shipped) earn nothing.
+* NaN never passes a comparison.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from dgm.checks import _core, paths as visible
+from grader_tests import paths
+from grader_tests._core import CheckFailed
+from tests import judge_harness
+
+
+def _fails(check, fn, match="How to fix", level="hidden"):
+    with pytest.raises(CheckFailed, match=match) as info:
+        check(fn, level=level)
+    assert "How to fix:" in str(info.value)
+    return info.value
+
+
+def _seed(monkeypatch, seed):
+    monkeypatch.setattr(paths, "grading_seed", lambda: seed)
+
+
+def test_the_grading_seed_is_drawn_when_the_check_runs():
+    assert len({paths.grading_seed() for _ in range(8)}) > 1
+
+
+# ------------------------------------------------------------------------ find_path -----------
+def detour(amplitude):
+    """A fixed sine detour, to the right of the direction from z_A to z_B (``amplitude`` < 0:
+    to the left), that never calls the generator."""
+    def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
+        t = torch.linspace(0, 1, n_points, dtype=z_A.dtype, device=z_A.device).unsqueeze(1)
+        d = z_B - z_A
+        normal = torch.stack([d[1], -d[0]]) / d.norm()
+        return z_A + t * d + amplitude * torch.sin(math.pi * t) * normal
+    return find_path
+
+
+@pytest.mark.parametrize("amplitude", [0.15, 0.3, 0.5])
+def test_a_fixed_detour_passes_the_visible_check_only(amplitude):
+    paths.check_find_path(detour(amplitude), level="visible")
+    error = _fails(paths.check_find_path, detour(amplitude), "does not depend on the generator")
+    assert "drawn at grading time" in str(error)
+
+
+def _reference_path_for_one_side(paths_reference):
+    """The reference's optimiser, run for the visible bump's generator whatever it is given."""
+    own = paths_reference["find_path"]
+    seen = visible.BumpG()
+
+    def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
+        x_A, x_B = seen(z_A[None]).detach()[0], seen(z_B[None]).detach()[0]
+        return own(seen, z_A, z_B, x_A, x_B, n_points, steps, lr)
+    return find_path
+
+
+def test_a_path_found_for_another_generator_fails(paths_reference):
+    """Optimised honestly, but for the visible check's generator, not the one given."""
+    fn = _reference_path_for_one_side(paths_reference)
+    paths.check_find_path(fn, level="visible")
+    _fails(paths.check_find_path, fn)
+
+
+def test_a_detour_on_the_side_away_from_the_bump_fails_without_a_bump(monkeypatch):
+    """The side chosen by probing the generator once (the bump's side), amplitude fixed: right
+    for bumps, but not the shortest path where there is no bump."""
+    def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
+        d = z_B - z_A
+        normal = torch.stack([d[1], -d[0]]) / d.norm()
+        mid = (z_A + z_B) / 2
+        probe = generator(torch.stack([mid + 0.2 * normal, mid - 0.2 * normal])).flatten(1)
+        side = 1.0 if float(probe[0, -1]) < float(probe[1, -1]) else -1.0
+        return detour(0.3 * side)(generator, z_A, z_B, x_A, x_B, n_points)
+
+    paths.check_find_path(find_path, level="visible")
+    for seed in (5, 77, 123456):
+        _seed(monkeypatch, seed)
+        _fails(paths.check_find_path, find_path, "without a bump")
+
+
+def test_a_path_that_barely_avoids_the_bump_fails(monkeypatch, paths_reference):
+    """Right on the visible ends (the reference's path); elsewhere a detour of 0.03 on the side
+    away from the bump (so it depends on the generator), where minimising gains far more."""
+    own = paths_reference["find_path"]
+
+    def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
+        if torch.equal(torch.stack([z_A, z_B]), torch.tensor([[-1.0, 0.0], [1.0, 0.0]])):
+            return own(generator, z_A, z_B, x_A, x_B, n_points, steps, lr)
+        d = z_B - z_A
+        normal = torch.stack([d[1], -d[0]]) / d.norm()
+        mid = (z_A + z_B) / 2
+        probe = generator(torch.stack([mid + 0.2 * normal, mid - 0.2 * normal])).flatten(1)
+        side = 1.0 if float(probe[0, -1]) < float(probe[1, -1]) else -1.0
+        return detour(0.03 * side)(generator, z_A, z_B, x_A, x_B, n_points)
+
+    paths.check_find_path(find_path, level="visible")
+    for seed in (5, 77):
+        _seed(monkeypatch, seed)
+        error = _fails(paths.check_find_path, find_path, "minimising the energy reaches")
+        assert "drawn at grading time" in str(error)
+
+
+@pytest.mark.parametrize("seed", [3, 4242, 2 ** 31 - 1])
+def test_the_reference_passes_fresh_generators(monkeypatch, paths_reference, seed):
+    _seed(monkeypatch, seed)
+    paths.check_find_path(paths_reference["find_path"], level="hidden")
+
+
+def test_the_fresh_cases_need_the_generator():
+    """Without a bump the straight line is the reference's answer; with it the reference gains
+    clearly, on the side away from the bump (so the two mirrored answers differ)."""
+    for seed in (1, 99, 31337):
+        z_a, z_b, bumps, flat = paths.fresh_bumps(seed)
+        found = []
+        for g in (*bumps, flat):
+            x_a, x_b = g(z_a[None]).detach()[0], g(z_b[None]).detach()[0]
+            Z = paths.reference_find_path(g, z_a, z_b, x_a, x_b, paths.FRESH_POINTS,
+                                          paths.FRESH_STEPS)
+            line = visible.straight_line(z_a, z_b, paths.FRESH_POINTS)
+            with torch.no_grad():
+                found.append((Z, float(paths.reference_energy(g, Z, x_a, x_b)),
+                              float(paths.reference_energy(g, line, x_a, x_b))))
+        assert all(u <= 0.7 * line for _, u, line in found[:2])
+        assert found[2][1] <= 1.0001 * found[2][2]
+        assert not _core.close(found[0][0], found[1][0], atol=0.05)
+
+
+def test_a_fixed_detour_fails_through_the_judge(paths_reference):
+    ns = {"find_path": detour(0.3), "path_energy": paths_reference["path_energy"]}
+    assert judge_harness.judged(ns, paths, "checks.check_find_path(find_path)") is None
+    error = judge_harness.judged(ns, paths, 'checks.check_find_path(find_path, level="hidden")')
+    assert isinstance(error, CheckFailed) and "depend on the generator" in str(error), error
+
+
+def test_nan_points_fail(paths_reference):
+    own = paths_reference["find_path"]
+
+    def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
+        Z = own(generator, z_A, z_B, x_A, x_B, n_points, steps, lr).clone()
+        Z[1:-1] = float("nan")
+        return Z
+    _fails(paths.check_find_path, find_path, "NaN", level="visible")
+
+
+# ------------------------------------------------------------------------ invert --------------
+def invert_known_answer(generator, x, z_init, steps=500, lr=0.05):
+    """The visible check's codes (its recipe is public) for its images, z_init elsewhere; a
+    loss history that decreases; the generator never called."""
+    from dgm.checks._core import generator as seeded
+
+    z_true = torch.rand(3, 3, generator=seeded(1)) * 2 - 1
+    out = z_true[:len(x)].clone() if len(x) <= 3 and tuple(z_init.shape[1:]) == (3,) and \
+        bool((z_init == 0).all()) else z_init.clone()
+    return out, torch.linspace(1, 0, steps)
+
+
+def test_an_invert_that_does_not_reconstruct_passes_the_visible_check_only():
+    paths.check_invert(invert_known_answer, level="visible")
+    error = _fails(paths.check_invert, invert_known_answer, "squared error")
+    assert "drawn at grading time" in str(error)
+
+
+@pytest.mark.parametrize("seed", [8, 1000003])
+def test_the_reference_inverts_fresh_generators(monkeypatch, paths_reference, seed):
+    _seed(monkeypatch, seed)
+    paths.check_invert(paths_reference["invert"], level="hidden")
+
+
+def test_nan_codes_fail():
+    def invert(generator, x, z_init, steps=500, lr=0.05):
+        return torch.full_like(z_init, float("nan")), torch.linspace(1, 0, steps)
+    _fails(paths.check_invert, invert, "squared error of nan", level="visible")
+
+
+# ------------------------------------------------------------------------ path_energy ---------
+SHIPPED = _core.expected("paths", "path_energy")["exact"]
+
+
+def energy_shipped(generator, Z, x_A, x_B):
+    """The recorded integral of the visible check's curve, whatever the path, with a live term
+    that is 0 but has a gradient."""
+    images = generator(Z).flatten(1)
+    live = ((images - x_A.flatten()) ** 2).sum() + ((images - x_B.flatten()) ** 2).sum()
+    return SHIPPED.to(Z.dtype) + live - live.detach()
+
+
+def energy_midpoint(generator, Z, x_A, x_B):
+    mid = (Z[1:] + Z[:-1]) / 2
+    images = generator(mid).flatten(1)
+    f = ((images - x_A.flatten()) ** 2).sum(1) + ((images - x_B.flatten()) ** 2).sum(1)
+    return (f * torch.linalg.norm(Z[1:] - Z[:-1], dim=1)).sum()
+
+
+def test_the_shipped_integral_passes_the_visible_check_only():
+    paths.check_path_energy(energy_shipped, level="visible")
+    error = _fails(paths.check_path_energy, energy_shipped, "the integral is")
+    assert "drawn at grading time" in str(error)
+
+
+@pytest.mark.parametrize("seed", [2, 65537, 2 ** 31 - 1])
+@pytest.mark.parametrize("name", ["reference", "midpoint"])
+def test_consistent_rules_pass_fresh_curves(monkeypatch, paths_reference, name, seed):
+    _seed(monkeypatch, seed)
+    fn = paths_reference["path_energy"] if name == "reference" else energy_midpoint
+    paths.check_path_energy(fn, level="hidden")
+
+
+def test_nan_energy_with_a_zero_gradient_fails():
+    def path_energy(generator, Z, x_A, x_B):
+        return torch.tensor(float("nan"), dtype=Z.dtype) + 0 * Z.sum()
+    _fails(paths.check_path_energy, path_energy, "gives nan", level="visible")
+
+
+def test_an_energy_without_gradient_fails():
+    def path_energy(generator, Z, x_A, x_B):
+        value = paths.reference_energy(generator, Z.detach(), x_A, x_B).detach()
+        return value + 0 * Z.sum()
+    _fails(paths.check_path_energy, path_energy, "gradient is zero", level="visible")
+
+
+def test_nan_in_the_swapped_call_fails():
+    """The symmetry comparison fails on NaN (it used to pass: NaN > tol is False)."""
+    x_b = visible.energy_setup()[2]
+
+    def path_energy(generator, Z, x_A, x_B):
+        value = paths.reference_energy(generator, Z, x_A, x_B)
+        return value * float("nan") if torch.equal(x_A, x_b) else value
+    _fails(paths.check_path_energy, path_energy, "not symmetric")
