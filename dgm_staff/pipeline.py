@@ -149,8 +149,13 @@ class RobustExecute(Execute):
     def _judge_cell(self, cell) -> None:
         from dgm_staff.judge import Judge, JudgeError, verdict_output
 
-        # what the kernel said about a graded test is display only
+        # What the kernel said about a graded test is display only: its errors are dropped, and
+        # what it wrote to stderr (a student's progress bar, a library's warning) is kept as
+        # ordinary output, because nbgrader scores 0 any test cell with stderr in its outputs.
         cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"]
+        for output in cell.outputs:
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                output["name"] = "stdout"
         if self._judge is None:
             self._judge = Judge(self.kc, self._checks_module, timeout=self.timeout or 600)
         try:

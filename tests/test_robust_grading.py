@@ -16,6 +16,7 @@ from dgm_staff.pipeline import ZeroUnexecutedTests
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_vae"
+NOISE = "a student's own progress report"
 
 
 def _test_points(nb) -> list[tuple[str, float]]:
@@ -50,13 +51,21 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("robust")
     course.generate_release(root / "release", names=[NAME], course=root)
     release_nb = nbformat.read(root / "release" / NAME / f"{NAME}.ipynb", 4)
-    reference = course.filled_submission(release_nb, course._solution_sources(NAME)[f"{NAME}.ipynb"])
+    sources = course._solution_sources(NAME)[f"{NAME}.ipynb"]
+    reference = course.filled_submission(release_nb, sources)
+    noisy = course.filled_submission(release_nb, sources, edits={"logpdf_bernoulli": (
+        "eps = 1e-7", "eps = 1e-7\n    import sys, tqdm\n"
+        "    print(NOISE, file=sys.stderr)\n"
+        "    for _ in tqdm.tqdm(range(2)):\n        pass")})
+    noisy.cells.insert(0, nbformat.v4.new_code_cell(f"NOISE = {NOISE!r}"))
     submissions = {
         "dies": _with_cell_after(   # reads far outside an array: a segmentation fault
             reference, "test_logpdf_bernoulli_hidden",
             "import numpy as np\n"
             "np.lib.stride_tricks.as_strided(np.zeros(1), (10**6,), (10**7,)).sum()"),
-        "hangs": _with_cell_after(reference, "test_logpdf_bernoulli_hidden",
+        # also noisy: its logpdf_bernoulli writes to stderr (a print and a tqdm bar), which
+        # nbgrader alone would score 0 in every test cell that calls it
+        "hangs": _with_cell_after(noisy, "test_logpdf_bernoulli_hidden",
                                   "while True:\n    pass"),
     }
     for student, nb in submissions.items():
@@ -64,11 +73,11 @@ def graded(tmp_path_factory):
         target.parent.mkdir(parents=True)
         nbformat.write(nb, target)
     course.grade_course(root, [NAME], list(submissions), cell_timeout=20)
-    return {r.student: r for r in course.grade_rows(root)}, reference
+    return {r.student: r for r in course.grade_rows(root)}, reference, root
 
 
 def test_dead_kernel_scores_only_the_tests_that_ran(graded):
-    rows, reference = graded
+    rows, reference, _ = graded
     points = _test_points(reference)
     cut = [gid for gid, _ in points].index("test_logpdf_bernoulli_hidden") + 1
     before = sum(p for _, p in points[:cut])
@@ -77,5 +86,22 @@ def test_dead_kernel_scores_only_the_tests_that_ran(graded):
 
 
 def test_a_cell_that_never_ends_times_out_and_grading_goes_on(graded):
-    rows, reference = graded
+    rows, reference, _ = graded
     assert rows["hangs"].auto_score == sum(p for _, p in _test_points(reference))
+
+
+def test_output_on_stderr_costs_no_points(graded):
+    # the judge decides a test cell, never the presence of a stream: the noisy submission above
+    # keeps full marks (test_a_cell_that_never_ends...), and its noise did reach its test cells
+    _, _, root = graded
+    nb = nbformat.read(root / "autograded" / "hangs" / NAME / f"{NAME}.ipynb", 4)
+    # the contract check calls the student's function in the kernel (hidden checks call it
+    # from the judge, whose requests' output no cell records)
+    noisy_tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                   == "test_logpdf_bernoulli_contract"]
+    assert len(noisy_tests) == 1
+    for cell in noisy_tests:
+        text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        assert NOISE in text, cell.metadata["nbgrader"]["grade_id"]
+        assert not any(o.output_type == "stream" and o.name == "stderr" for o in cell.outputs)
+        assert not any(o.output_type == "error" for o in cell.outputs)
