@@ -220,6 +220,79 @@ class Session:
         self.channel = channel
         self.results: dict[int, tuple[int, list, dict]] = {}     # id(tensor) -> (result id, args)
         self.keep: list[Any] = []                                   # keeps ids valid
+        self.sent: dict[int, nn.Module] = {}      # the check networks sent to the kernel, by token
+        self.swaps: dict[int, Any] = {}           # proxy number -> the judge's callable
+        self.graphs: dict[int, tuple] = {}        # a proxy's answer -> (its value, its inputs)
+
+    # ---------------------------------------------------------------- requests ----------------
+    def request(self, req: dict) -> dict:
+        """The kernel's reply to ``req``, answering on the way the questions its isolated helpers
+        ask (:meth:`with_globals`)."""
+        reply = self.channel.request(req)
+        while reply.get("status") == "callback":
+            reply = self.channel.request({"op": "resume",
+                                          "answer": self.answer(reply.get("question"))})
+        return reply
+
+    def with_globals(self, fn, replacements: dict):
+        """The student's function ``fn`` with the global names of ``replacements`` (graded helpers
+        it calls) answered by the judge's callables (the references, or a check's stand-ins), so
+        that a mistake in a helper costs its own points only. The copy is made in the kernel; its
+        helpers there are proxies that ask the judge for their values and gradients."""
+        if not isinstance(fn, Remote) or fn.kind != "function" or not replacements:
+            return fn
+        names = {}
+        for name, replacement in replacements.items():
+            number = len(self.swaps) + 1
+            self.swaps[number] = replacement
+            names[name] = number
+        reply = self.request({"op": "swap", "target": fn.ref, "names": names})
+        if reply["status"] != "ok":
+            raise _remote_exception(str(reply.get("ename")), str(reply.get("evalue")))
+        return self.value(reply["value"])
+
+    def answer(self, question) -> dict:
+        """The judge's answer to a proxy in the kernel: a helper's value on the inputs the
+        student's code gave it, or a vector-Jacobian product through that value."""
+        from torch.utils import _pytree
+
+        if not isinstance(question, dict):
+            raise JudgeError("malformed question from the kernel")
+        try:
+            if question.get("kind") == "call":
+                fn = self.swaps[int(question["cb"])]
+                memo: dict = {}
+                args = [_unstood(self.value(a), memo) for a in question["args"]]
+                kwargs = {str(k): _unstood(self.value(a), memo)
+                          for k, a in question["kwargs"].items()}
+                with torch.enable_grad():
+                    out = fn(*args, **kwargs)
+                graph = isinstance(out, torch.Tensor) and out.requires_grad
+                token = len(self.graphs) + 1
+                if graph:
+                    leaves = [t for t in _pytree.tree_leaves((args, kwargs))
+                              if isinstance(t, torch.Tensor) and t.requires_grad]
+                    self.graphs[token] = (out, leaves)
+                return {"value": self.encode(_plain(out), []), "graph": graph, "token": token}
+            if question.get("kind") == "vjp":
+                out, leaves = self.graphs[int(question["token"])]
+                grad_out = self.value(question["grad"])
+                if not leaves:
+                    return {"grads": []}
+                grads = torch.autograd.grad(out, leaves, grad_outputs=grad_out.to(out.dtype),
+                                            retain_graph=True, allow_unused=True)
+                return {"grads": [None if g is None else _plain(g) for g in grads]}
+        except JudgeError:
+            raise
+        except Exception as e:  # noqa: BLE001 - raised in the student's code, which called it
+            return {"error": (type(e).__name__, str(e)[:2000])}
+        raise JudgeError("malformed question from the kernel")
+
+    def forget(self) -> None:
+        """Drop what one test cell's isolated helpers kept."""
+        self.swaps.clear()
+        self.graphs.clear()
+        self.sent.clear()
 
     # ---------------------------------------------------------------- values from the kernel --
     def value(self, d):
@@ -237,8 +310,15 @@ class Session:
                 t.requires_grad_(True)
             return t
         if "__meta__" in d:
-            return torch.empty(d["__meta__"], dtype=getattr(torch, d["dtype"], torch.float32),
-                               device="meta")
+            t = torch.empty(d["__meta__"], dtype=getattr(torch, d["dtype"], torch.float32),
+                            device="meta")
+            return t.requires_grad_(True) if d.get("requires_grad") and \
+                t.is_floating_point() else t
+        if "__judge_object__" in d:
+            obj = self.sent.get(d["__judge_object__"])
+            if obj is None:
+                raise JudgeError("the kernel named a network the judge did not send")
+            return obj
         if "__ndarray__" in d:
             return d["__ndarray__"].numpy()
         if "__sympy__" in d:
@@ -278,7 +358,8 @@ class Session:
         if isinstance(v, dict):
             return {k: self.encode(x, harness) for k, x in v.items()}
         if isinstance(v, nn.Module):
-            return _harness_payload(v)
+            self.sent[id(v)] = v
+            return {**_harness_payload(v), "token": id(v)}
         return v
 
     def call(self, ref: int, args, kwargs, method: str | None = None, push=None):
@@ -287,7 +368,7 @@ class Session:
                "args": [self.encode(a, harness) for a in args],
                "kwargs": {k: self.encode(a, harness) for k, a in kwargs.items()},
                "push": push or {}}
-        reply = self.channel.request(req)
+        reply = self.request(req)
         if reply["status"] == "error":
             raise _remote_exception(str(reply.get("ename")), str(reply.get("evalue")))
         if reply["status"] != "ok":
@@ -347,7 +428,7 @@ class Session:
         if entry is None:
             return False
         rid, index, args, kwargs = entry
-        reply = self.channel.request({"op": "backward", "target": rid, "index": index,
+        reply = self.request({"op": "backward", "target": rid, "index": index,
                                       "reduce": reduce})
         if reply["status"] == "error":
             raise _remote_exception(str(reply.get("ename")), str(reply.get("evalue")))
@@ -369,20 +450,62 @@ class Session:
                 raise JudgeError("a gradient was asked for with respect to a tensor the student's "
                                  "function was not given")
             where.append(pos)
-        reply = self.channel.request({"op": "grad", "target": rid, "index": index,
+        reply = self.request({"op": "grad", "target": rid, "index": index,
                                       "reduce": reduce, "inputs": where})
         if reply["status"] == "error":
             raise _remote_exception(str(reply.get("ename")), str(reply.get("evalue")))
         return tuple(None if g is None else self.value(g).detach() for g in reply["grads"])
 
     def fetch(self, name: str):
-        reply = self.channel.request({"op": "get", "name": name})
+        reply = self.request({"op": "get", "name": name})
         if reply["status"] == "missing":
             raise NameError(f"name '{name}' is not defined: run the cell that defines it, and "
                             "keep the name the task asks for")
         if reply["status"] != "ok":
             raise _remote_exception(str(reply.get("ename")), str(reply.get("evalue")))
         return self.value(reply["value"])
+
+
+def _plain(value):
+    """A value to send to the kernel: tensors detached and of the plain tensor class."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        return value.as_subclass(torch.Tensor) if type(value) is not torch.Tensor else value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value
+
+
+def _unstood(value, memo: dict):
+    """An input of a judge-side helper without device stand-ins: a device check's network (whose
+    parameters are stand-ins) as a plain copy. The helper computes on plain CPU values; the kernel
+    puts its answer back on the stand-in (``like`` in the agent)."""
+    import copy
+
+    if isinstance(value, torch.Tensor) and type(value) is not torch.Tensor and \
+            value.device.type == "meta" and value.layout == torch.strided:
+        with contextlib.suppress(Exception):
+            with torch._C.DisableTorchFunctionSubclass():
+                return value.detach().as_subclass(torch.Tensor).requires_grad_(value.requires_grad)
+    if isinstance(value, nn.Module) and not isinstance(value, MirrorModule) and any(
+            type(t) not in (torch.Tensor, nn.Parameter) for t in value.parameters()):
+        if id(value) not in memo:
+            net = copy.deepcopy(value)
+            for m in net.modules():
+                for k, t in list(m._parameters.items()):
+                    if t is not None:
+                        with torch._C.DisableTorchFunctionSubclass():
+                            plain = t.detach().as_subclass(torch.Tensor).clone()
+                        m._parameters[k] = nn.Parameter(plain, requires_grad=t.requires_grad)
+                for k, t in list(m._buffers.items()):
+                    if t is not None:
+                        with torch._C.DisableTorchFunctionSubclass():
+                            m._buffers[k] = t.detach().as_subclass(torch.Tensor).clone()
+            memo[id(value)] = net
+        return memo[id(value)]
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unstood(v, memo) for v in value)
+    return value
 
 
 class Opaque:
@@ -588,6 +711,8 @@ class Judge:
             if isinstance(e, KeyboardInterrupt):
                 raise
             return e
+        finally:
+            self.session.forget()
         return None
 
     def close(self) -> None:

@@ -9,13 +9,23 @@ Everything the kernel reports could be forged by a hostile submission; the judge
 that useless: it compares the reported values with references computed in its own process on
 inputs the kernel sees only at grading time, so forging a passing report means computing the
 right answer.
+
+Isolation (``with_globals`` on the judge's side): to grade ``elbo_loss`` on its own, the judge asks
+for a copy of the student's function whose graded helpers (``logpdf_bernoulli``, ...) are
+*proxies*. A proxy holds no code: called, it sends its inputs to the judge, which computes the
+helper there (with the staff's reference) and sends back only the value; gradients through it
+are asked of the judge the same way (a vector-Jacobian product). While such copies exist, the
+student's code runs in a worker thread, so that the agent can answer the judge's requests while
+that code waits for a proxy's value.
 """
 
 import base64 as _b64
 import contextlib as _contextlib
 import dataclasses as _dc
 import io as _io
+import queue as _queue
 import sys as _sys
+import threading as _threading
 import types as _types
 import warnings as _warnings
 
@@ -33,6 +43,10 @@ class _Agent:
         self.harness = _types.ModuleType("__dgm_harness__")
         self.harness.__dict__.update(torch=_torch, nn=_torch.nn, F=_torch.nn.functional)
         _sys.modules["__dgm_harness__"] = self.harness
+        self.judge_objects = {}      # id(a network the judge sent) -> the judge's token for it
+        self.swapped = False         # whether isolated copies exist (student code then runs in a
+        self.waiting = []            # worker thread); the workers waiting for the judge
+        self.local = _threading.local()
 
     # ------------------------------------------------------------------ objects ----------------
     def keep(self, obj):
@@ -46,7 +60,8 @@ class _Agent:
     # ------------------------------------------------------------------ describing -------------
     def tensor(self, t):
         if t.device.type == "meta":
-            return {"__meta__": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
+            return {"__meta__": list(t.shape), "dtype": str(t.dtype).replace("torch.", ""),
+                    "requires_grad": bool(t.requires_grad)}
         plain = t.detach().to("cpu").clone().contiguous()
         if type(plain) is not _torch.Tensor:
             plain = _torch.Tensor._make_subclass(_torch.Tensor, plain)
@@ -100,6 +115,8 @@ class _Agent:
             return {"__dict__": [[self.describe(k, depth + 1), self.describe(v, depth + 1)]
                                  for k, v in value.items()]}
         if isinstance(value, _torch.nn.Module):
+            if id(value) in self.judge_objects:
+                return {"__judge_object__": self.judge_objects[id(value)]}
             return self.module(value)
         if _dc.is_dataclass(value) and not isinstance(value, type):
             return {"__record__": type(value).__name__,
@@ -193,7 +210,11 @@ class _Agent:
     def load_harness(self, v):
         for source in v["sources"]:
             exec(compile(source, "<grader harness>", "exec"), self.harness.__dict__)  # noqa: S102
-        return _torch.load(_io.BytesIO(v["__harness__"]), weights_only=False)
+        net = _torch.load(_io.BytesIO(v["__harness__"]), weights_only=False)
+        if v.get("token") is not None:
+            self.judge_objects[id(net)] = v["token"]
+            self.keep(net)                       # its id stays its own
+        return net
 
     def push(self, states):
         for ref, state in states.items():
@@ -211,6 +232,9 @@ class _Agent:
         return {"status": "ok", "value": self.describe(ns[req["name"]])}
 
     def op_call(self, req):
+        return self.run(lambda: self.do_call(req))
+
+    def do_call(self, req):
         self.push(req.get("push", {}))
         target = self.objects[req["target"]]
         args = [self.decode(a) for a in req["args"]]
@@ -258,6 +282,9 @@ class _Agent:
         return out
 
     def op_backward(self, req):
+        return self.run(lambda: self.do_backward(req))
+
+    def do_backward(self, req):
         out = self.target_output(req)
         with _warnings.catch_warnings():
             _warnings.simplefilter("ignore")
@@ -265,6 +292,9 @@ class _Agent:
         return {"status": "ok", **self.after(req["target"])}
 
     def op_grad(self, req):
+        return self.run(lambda: self.do_grad(req))
+
+    def do_grad(self, req):
         out = self.target_output(req)
         args, kwargs = self.calls[req["target"]]
         inputs = [args[i] if isinstance(i, int) else kwargs[i] for i in req["inputs"]]
@@ -275,6 +305,150 @@ class _Agent:
 
     def op_modules(self, req):
         return {"status": "ok", "value": self.module(self.objects[req["target"]])}
+
+    # ------------------------------------------------------------------ isolation --------------
+    def op_swap(self, req):
+        """A copy of the student's function in which the names ``req["names"]`` (the graded
+        helpers) are proxies of the judge's callables, and so are they in every function of the
+        notebook it calls (a helper of the student's own that calls ``logpdf_bernoulli``)."""
+        fn = self.objects[req["target"]]
+        if not isinstance(fn, _types.FunctionType):
+            return {"status": "ok", "value": self.describe(fn)}
+        replacements = {str(name): self.proxy(int(cb), str(name))
+                        for name, cb in req["names"].items()}
+        self.swapped = True
+        return {"status": "ok", "value": self.describe(self.swap_globals(fn, replacements))}
+
+    @staticmethod
+    def swap_globals(fn, replacements):
+        """``fn`` and the notebook's functions it may call, copied with ``replacements`` among
+        their globals; decorated functions are copied through their closures. (The same as
+        ``dgm.checks._core.swap_globals``, which this agent does not import: it must not depend
+        on modules of the kernel that a submission can change.)"""
+        import inspect
+
+        old = getattr(inspect.unwrap(fn), "__globals__", fn.__globals__)
+        new = dict(old)
+        new.update(replacements)
+        memo = {}
+
+        def copy(f):
+            if id(f) in memo:
+                return memo[id(f)]
+            closure = f.__closure__
+            if closure:
+                cells = []
+                for cell in closure:
+                    try:
+                        inner = cell.cell_contents
+                    except ValueError:
+                        cells.append(cell)
+                        continue
+                    cells.append(_types.CellType(copy(inner)) if isinstance(
+                        inner, _types.FunctionType) and inner is not f else cell)
+                closure = tuple(cells)
+            out = _types.FunctionType(f.__code__, new if f.__globals__ is old else f.__globals__,
+                                      f.__name__, f.__defaults__, closure)
+            out.__kwdefaults__ = f.__kwdefaults__
+            out.__qualname__ = f.__qualname__
+            out.__dict__.update(f.__dict__)
+            memo[id(f)] = out
+            return out
+
+        for name, value in old.items():
+            if isinstance(value, _types.FunctionType) and name not in replacements and \
+                    getattr(inspect.unwrap(value), "__globals__", None) is old:
+                new[name] = copy(value)
+        return copy(fn)
+
+    def proxy(self, cb, name):
+        agent = self
+
+        def proxy(*args, **kwargs):
+            return agent.proxy_call(cb, args, kwargs)
+
+        proxy.__name__ = proxy.__qualname__ = name
+        return proxy
+
+    def proxy_call(self, cb, args, kwargs):
+        from torch.utils import _pytree
+
+        reply = self.ask({"kind": "call", "cb": cb,
+                          "args": [self.describe(a) for a in args],
+                          "kwargs": {k: self.describe(a) for k, a in kwargs.items()}})
+        if reply.get("error"):
+            ename, evalue = reply["error"]
+            raise RuntimeError(f"{ename}: {evalue}")
+        leaves = [t for t in _pytree.tree_leaves((list(args), kwargs))
+                  if isinstance(t, _torch.Tensor)]
+        value = self.like(self.decode(reply["value"]), leaves[0] if leaves else None)
+        inputs = [t for t in leaves if t.requires_grad]
+        if reply.get("graph") and isinstance(value, _torch.Tensor) and inputs and \
+                _torch.is_grad_enabled():
+            value = _Attach.apply(self, reply["token"], value, *inputs)
+        return value
+
+    def like(self, value, ref):
+        """``value`` (the judge's answer, on the CPU) on the device of ``ref``, as a stand-in when
+        ``ref`` is one (a device check's tensors)."""
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.like(v, ref) for v in value)
+        if not isinstance(value, _torch.Tensor) or ref is None:
+            return value
+        if getattr(type(ref), "__dgm_stand_in__", None) is not None:
+            return value.to("cpu").as_subclass(type(ref))
+        if ref.device.type == "meta" or value.device.type == "meta":
+            return _torch.empty(value.shape, dtype=value.dtype, device=ref.device)
+        return value.to(ref.device)
+
+    def ask(self, question):
+        """Send ``question`` to the judge and wait for its answer (in a worker thread)."""
+        channel = getattr(self.local, "channel", None) or (self.waiting[-1] if self.waiting
+                                                            else None)
+        if channel is None:
+            raise RuntimeError("an isolated helper was called outside the judge's request")
+        channel["outbox"].put(("ask", question))
+        return channel["inbox"].get()
+
+    def run(self, work):
+        """``work()``'s reply; in a worker thread while isolated copies exist, so that the judge's
+        answers to proxies can reach it (see :meth:`op_resume`)."""
+        if not self.swapped:
+            return work()
+        channel = {"outbox": _queue.Queue(), "inbox": _queue.Queue()}
+        agent = self
+
+        def main():
+            agent.local.channel = channel
+            try:
+                channel["outbox"].put(("done", work()))
+            except BaseException as e:  # noqa: BLE001 - re-raised by the waiting agent
+                channel["outbox"].put(("raise", e))
+
+        self.waiting.append(channel)
+        _threading.Thread(target=main, daemon=True, name="dgm-judged-call").start()
+        return self.wait(channel)
+
+    def wait(self, channel):
+        while True:
+            try:
+                kind, payload = channel["outbox"].get(timeout=0.2)
+            except _queue.Empty:
+                continue
+            if kind == "ask":
+                return {"status": "callback", "question": payload}
+            self.waiting.remove(channel)
+            if kind == "raise":
+                raise payload
+            return payload
+
+    def op_resume(self, req):
+        """The judge's answer to the latest worker's question; then wait for that worker."""
+        if not self.waiting:
+            return {"status": "error", "ename": "RuntimeError", "evalue": "nothing is waiting"}
+        channel = self.waiting[-1]
+        channel["inbox"].put(req["answer"])
+        return self.wait(channel)
 
     # ------------------------------------------------------------------ the channel ------------
     def handle(self, payload):
@@ -291,6 +465,27 @@ class _Agent:
         from IPython.display import publish_display_data
 
         publish_display_data({MIME: _b64.b64encode(buf.getvalue()).decode()})
+
+
+class _Attach(_torch.autograd.Function):
+    """The judge's value of an isolated helper, attached to the helper's inputs: its backward
+    asks the judge for the vector-Jacobian product."""
+
+    @staticmethod
+    def forward(ctx, agent, token, value, *inputs):
+        ctx.agent, ctx.token, ctx.inputs = agent, token, inputs
+        return value.clone()
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        reply = ctx.agent.ask({"kind": "vjp", "token": ctx.token,
+                               "grad": ctx.agent.tensor(grad_output)})
+        if reply.get("error"):
+            ename, evalue = reply["error"]
+            raise RuntimeError(f"{ename}: {evalue}")
+        grads = [None if g is None else ctx.agent.like(g, t)
+                 for g, t in zip(reply["grads"], ctx.inputs)]
+        return (None, None, None, *grads)
 
 
 __dgm_judge_agent__ = _Agent()

@@ -136,14 +136,57 @@ def with_globals(fn: Callable, **replacements: Callable) -> Callable:
     Used to grade one function on its own: ``elbo_loss`` is checked with stand-ins for the
     log-densities (:func:`replay` in the visible checks, the references in the hidden ones), so
     that a mistake in ``logpdf_bernoulli`` costs points once, not twice.
+
+    The notebook's other functions that ``fn`` may call (a helper of the student's own that
+    calls ``logpdf_bernoulli``) see the replacements too. When the student's code runs in another
+    process (the staff's grader), the copy is made there and its replacements answer from this
+    one (:data:`REMOTE`).
     """
     if not isinstance(fn, types.FunctionType):
-        return fn
-    g = dict(fn.__globals__)
-    g.update(replacements)
-    copy = types.FunctionType(fn.__code__, g, fn.__name__, fn.__defaults__, fn.__closure__)
-    copy.__kwdefaults__ = fn.__kwdefaults__
-    return copy
+        swap = getattr(REMOTE, "with_globals", None)
+        return swap(fn, replacements) if swap is not None else fn
+    return swap_globals(fn, replacements)
+
+
+def swap_globals(fn: types.FunctionType, replacements: Mapping[str, Any]) -> types.FunctionType:
+    """:func:`with_globals` for a function of this process. A decorated function (``@torch.
+    no_grad()``, ``functools.wraps``) is copied through its closure, so that the function it
+    wraps sees the replacements too."""
+    import inspect
+
+    old = getattr(inspect.unwrap(fn), "__globals__", fn.__globals__)
+    new = dict(old)
+    new.update(replacements)
+    memo: dict[int, types.FunctionType] = {}
+
+    def copy(f: types.FunctionType) -> types.FunctionType:
+        if id(f) in memo:
+            return memo[id(f)]
+        closure = f.__closure__
+        if closure:
+            cells = []
+            for cell in closure:
+                try:
+                    inner = cell.cell_contents
+                except ValueError:          # an empty cell
+                    cells.append(cell)
+                    continue
+                cells.append(types.CellType(copy(inner)) if isinstance(
+                    inner, types.FunctionType) and inner is not f else cell)
+            closure = tuple(cells)
+        out = types.FunctionType(f.__code__, new if f.__globals__ is old else f.__globals__,
+                                 f.__name__, f.__defaults__, closure)
+        out.__kwdefaults__ = f.__kwdefaults__
+        out.__qualname__ = f.__qualname__
+        out.__dict__.update(f.__dict__)
+        memo[id(f)] = out
+        return out
+
+    for name, value in old.items():
+        if isinstance(value, types.FunctionType) and name not in replacements and \
+                getattr(inspect.unwrap(value), "__globals__", None) is old:
+            new[name] = copy(value)
+    return copy(fn)
 
 
 def generator(seed: int) -> _torch.Generator:
