@@ -323,6 +323,15 @@ class Session:
             return d["__ndarray__"].numpy()
         if "__sympy__" in d:
             return build_sympy(d["__sympy__"])
+        if "__number__" in d:       # a Fraction or a Decimal, rebuilt from its text
+            import decimal
+            import fractions
+
+            try:
+                kind = {"Fraction": fractions.Fraction, "Decimal": decimal.Decimal}[d["type"]]
+                return kind(str(d["__number__"]))
+            except (KeyError, ValueError, ArithmeticError):
+                raise JudgeError("malformed number from the kernel") from None
         if "__tuple__" in d:
             return tuple(self.value(x) for x in d["__tuple__"])
         if "__set__" in d:

@@ -100,6 +100,9 @@ class _Agent:
                                                         "repr": repr(value)[:200]}
             if isinstance(value, np.generic):
                 return value.item()
+        if type(value).__name__ in ("Fraction", "Decimal") and \
+                type(value).__module__ in ("fractions", "decimal", "_decimal", "_pydecimal"):
+            return {"__number__": str(value), "type": type(value).__name__}
         for plain in (bool, int, float, complex, str):   # subclasses (an IntEnum, ...): the value
             if isinstance(value, plain):
                 return plain(value)

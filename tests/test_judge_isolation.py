@@ -148,3 +148,13 @@ def test_the_kernel_side_isolation_matches(wrong):
 
     ns = student("01_vae", VAE_NAMES, wrong)
     visible.check_elbo_loss(ns["elbo_loss"])
+
+
+@pytest.mark.parametrize("value,kind", [("fractions.Fraction(1, 2)", "Fraction"),
+                                        ("decimal.Decimal('0.5')", "Decimal")])
+def test_exact_numbers_reach_the_judge_as_themselves(value, kind):
+    # a written answer given as a Fraction or a Decimal is judged as that number, not as an
+    # object the judge cannot read
+    ns = student("01_vae", [], f"import fractions, decimal\nanswer = {value}")
+    assert judged(ns, vae_checks, f"assert type(answer).__name__ == {kind!r}\n"
+                                  "assert 2 * answer == 1") is None
