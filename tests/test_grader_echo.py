@@ -125,3 +125,17 @@ def test_random_indices_on_the_cpu_pass():
     """Indexing a GPU tensor with CPU indices works there: so it does here."""
     checks.check_echo_sample(lambda m_x, s_x, d_max: _series(m_x, s_x, _others(len(m_x), d_max)),
                              level="hidden")
+
+
+def test_a_short_series_special_case_fails_hidden_only(echo_reference):
+    # the mutation test's survivor: the first echo dropped for d_max = 2 (the visible check and
+    # the long series never see it)
+    def short_wrong(m_x, s_x, d_max):
+        if d_max == 2:
+            return m_x
+        return echo_reference["echo_sample"](m_x, s_x, d_max)
+
+    checks.check_echo_sample(short_wrong)
+    with pytest.raises(CheckFailed, match="d_max = 2") as info:
+        checks.check_echo_sample(short_wrong, level="hidden")
+    assert "How to fix" in str(info.value)
