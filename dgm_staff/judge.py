@@ -50,7 +50,16 @@ import torch
 from torch import nn
 
 MIME = "application/x-dgm-judge"
-AGENT_SOURCE = (Path(__file__).resolve().parent / "kernel_agent.py").read_text()
+def _agent_source() -> str:
+    """The agent's source, with the judge's own ``swap_globals`` (never the kernel's copy)."""
+    from dgm.checks._core import swap_globals
+
+    agent = (Path(__file__).resolve().parent / "kernel_agent.py").read_text()
+    return (f"{agent}\n\n{inspect.getsource(swap_globals)}\n"
+            "__dgm_swap_globals__ = swap_globals\ndel swap_globals\n")
+
+
+AGENT_SOURCE = _agent_source()
 MAX_REPLY_BYTES = 64_000_000
 
 #: Names a test cell may use that the judge provides itself (never fetched from the kernel).

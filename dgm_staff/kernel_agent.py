@@ -16,8 +16,12 @@ for a copy of the student's function whose graded helpers (``logpdf_bernoulli``,
 helper there (with the staff's reference) and sends back only the value; gradients through it
 are asked of the judge the same way (a vector-Jacobian product). While such copies exist, the
 student's code runs in a worker thread, so that the agent can answer the judge's requests while
-that code waits for a proxy's value.
+that code waits for a proxy's value. The copy is made by ``swap_globals``, which the judge appends
+to this source from its own ``dgm.checks._core`` (the kernel's copy of that module is the
+submission's to change).
 """
+
+from __future__ import annotations
 
 import base64 as _b64
 import contextlib as _contextlib
@@ -320,49 +324,8 @@ class _Agent:
         replacements = {str(name): self.proxy(int(cb), str(name))
                         for name, cb in req["names"].items()}
         self.swapped = True
-        return {"status": "ok", "value": self.describe(self.swap_globals(fn, replacements))}
-
-    @staticmethod
-    def swap_globals(fn, replacements):
-        """``fn`` and the notebook's functions it may call, copied with ``replacements`` among
-        their globals; decorated functions are copied through their closures. (The same as
-        ``dgm.checks._core.swap_globals``, which this agent does not import: it must not depend
-        on modules of the kernel that a submission can change.)"""
-        import inspect
-
-        old = getattr(inspect.unwrap(fn), "__globals__", fn.__globals__)
-        new = dict(old)
-        new.update(replacements)
-        memo = {}
-
-        def copy(f):
-            if id(f) in memo:
-                return memo[id(f)]
-            closure = f.__closure__
-            if closure:
-                cells = []
-                for cell in closure:
-                    try:
-                        inner = cell.cell_contents
-                    except ValueError:
-                        cells.append(cell)
-                        continue
-                    cells.append(_types.CellType(copy(inner)) if isinstance(
-                        inner, _types.FunctionType) and inner is not f else cell)
-                closure = tuple(cells)
-            out = _types.FunctionType(f.__code__, new if f.__globals__ is old else f.__globals__,
-                                      f.__name__, f.__defaults__, closure)
-            out.__kwdefaults__ = f.__kwdefaults__
-            out.__qualname__ = f.__qualname__
-            out.__dict__.update(f.__dict__)
-            memo[id(f)] = out
-            return out
-
-        for name, value in old.items():
-            if isinstance(value, _types.FunctionType) and name not in replacements and \
-                    getattr(inspect.unwrap(value), "__globals__", None) is old:
-                new[name] = copy(value)
-        return copy(fn)
+        return {"status": "ok", "value": self.describe(
+            __dgm_swap_globals__(fn, replacements))}  # noqa: F821 - see the module docstring
 
     def proxy(self, cb, name):
         agent = self

@@ -1,6 +1,26 @@
 """What every check shares: the student-side module :mod:`dgm.checks._core`, re-exported (it holds
-no answer: the failure type, comparisons, isolation, and the gradient helpers)."""
+no answer: the failure type, comparisons, isolation, and the gradient helpers), and the staff's
+inputs drawn at grading time."""
+
+import contextlib
+import secrets
 
 from dgm.checks._core import *  # noqa: F401,F403
-from dgm.checks._core import (_EXPECTED, _np_abs, _np_asarray, _np_float64,  # noqa: F401
+from dgm.checks._core import (_EXPECTED, CheckFailed, _np_abs, _np_asarray, _np_float64,  # noqa: F401
                               _np_isfinite, _np_max, _same)
+
+
+def grading_seed() -> int:
+    """A seed drawn when the check runs: the hidden checks also judge inputs that no recorded
+    answer (``dgm/checks/expected.pt``, shipped to students) knows."""
+    return secrets.randbelow(2 ** 31 - 2) + 1
+
+
+@contextlib.contextmanager
+def on_fresh_inputs(seed: int):
+    """A failure inside says that the inputs were drawn at grading time, and with which seed."""
+    try:
+        yield
+    except CheckFailed as e:
+        problem = f"{e.problem} (on inputs drawn at grading time, seed {seed})"
+        raise CheckFailed(e.what, problem, e.hint) from None

@@ -8,33 +8,15 @@ visible checks compare with.
 
 from __future__ import annotations
 
-import contextlib
-import secrets
 
 import sympy as sp
 import torch
 
 from dgm.checks import echo as visible
 from grader_tests import symbolic
+from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, backward, call, close, explain_mismatch, generator,
                                 known_mistakes, on_another_device, require_tensor)
-
-
-# ------------------------------------------------------------------------ fresh inputs --------
-def grading_seed() -> int:
-    """A seed drawn when the check runs: the hidden checks also judge inputs that no recorded
-    answer (``dgm/checks/expected.pt``, shipped to students) knows."""
-    return secrets.randbelow(2 ** 31 - 2) + 1
-
-
-@contextlib.contextmanager
-def on_fresh_inputs(seed: int):
-    """A failure inside says that the inputs were drawn at grading time, and with which seed."""
-    try:
-        yield
-    except CheckFailed as e:
-        raise CheckFailed(e.what, f"{e.problem} (on inputs drawn at grading time, seed {seed})",
-                          e.hint) from None
 
 
 def series_pair(m, s, d_max):

@@ -22,9 +22,7 @@ two devices count (:func:`dgm.checks._core.on_another_device`).
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import secrets
 
 import torch
 import torch.nn.functional as F
@@ -33,6 +31,7 @@ from torch import nn
 from dgm.checks import gan as visible
 from dgm.checks.gan import DNET_TABLE, check_layers, gnet_table  # noqa: F401
 from grader_tests import symbolic
+from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (GLOBAL_DEVICE, OTHER_DEVICE, CheckFailed, call, close, generator,
                                 on_another_device, require_tensor)
 
@@ -226,22 +225,6 @@ def check_gnet(cls, level: str = "visible"):
 
 
 # ------------------------------------------------------------------------ losses --------------
-def grading_seed() -> int:
-    """A seed drawn when the check runs: the hidden checks also judge inputs that no recorded
-    answer (``dgm/checks/expected.pt``, shipped to students) knows."""
-    return secrets.randbelow(2 ** 31 - 2) + 1
-
-
-@contextlib.contextmanager
-def on_fresh_inputs(seed: int):
-    """A failure inside says that the inputs were drawn at grading time, and with which seed."""
-    try:
-        yield
-    except CheckFailed as e:
-        raise CheckFailed(e.what, f"{e.problem} (on inputs drawn at grading time, seed {seed})",
-                          e.hint) from None
-
-
 class SpreadD(nn.Module):
     """A discriminator whose logits depend on the whole batch it is called on: a linear score of
     each flattened 2x2 image plus a multiple of the batch's spread (each pixel's standard

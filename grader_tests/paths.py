@@ -17,34 +17,16 @@ with :func:`reference_energy` against the straight line and :func:`reference_fin
 
 from __future__ import annotations
 
-import contextlib
 import math
-import secrets
 
 import torch
 
 from dgm.checks import paths as visible
 from dgm.checks.paths import BumpG, LinearG  # noqa: F401 - the test generators
 from grader_tests import symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
+from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, call, close, generator, on_another_device,
                                 require_tensor, with_globals)
-
-
-# ------------------------------------------------------------------------ fresh inputs --------
-def grading_seed() -> int:
-    """A seed drawn when the check runs: the hidden checks also judge inputs that no recorded
-    answer (``dgm/checks/expected.pt``, shipped to students) knows."""
-    return secrets.randbelow(2 ** 31 - 2) + 1
-
-
-@contextlib.contextmanager
-def on_fresh_inputs(seed: int):
-    """A failure inside says that the inputs were drawn at grading time, and with which seed."""
-    try:
-        yield
-    except CheckFailed as e:
-        raise CheckFailed(e.what, f"{e.problem} (on inputs drawn at grading time, seed {seed})",
-                          e.hint) from None
 
 
 def _uniform(g, low, high, *shape, dtype=torch.float32):

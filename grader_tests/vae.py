@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import secrets
 
 import torch
 from torch import nn
@@ -24,28 +23,12 @@ from torch.distributions import Normal
 
 from dgm.checks import vae as visible
 from grader_tests import symbolic
+from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, backward, call, close, generator,
                                 on_another_device, require_tensor,
                                 with_globals)  # noqa: F401 - tests isolate functions with it
 
 LOG_2PI = math.log(2 * math.pi)
-
-
-# ------------------------------------------------------------------------ fresh inputs --------
-def grading_seed() -> int:
-    """A seed drawn when the check runs: the hidden checks also judge inputs that no recorded
-    answer (``dgm/checks/expected.pt``, shipped to students) knows."""
-    return secrets.randbelow(2 ** 31 - 2) + 1
-
-
-@contextlib.contextmanager
-def on_fresh_inputs(seed: int):
-    """A failure inside says that the inputs were drawn at grading time, and with which seed."""
-    try:
-        yield
-    except CheckFailed as e:
-        raise CheckFailed(e.what, f"{e.problem} (on inputs drawn at grading time, seed {seed})",
-                          e.hint) from None
 
 
 # ------------------------------------------------------------------------ references ----------

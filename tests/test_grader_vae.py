@@ -17,7 +17,7 @@ from grader_tests._core import CheckFailed
 LEVELS = ["visible", "hidden"]
 
 
-def fails(check, fn, match: str, level: str = "hidden"):
+def fails(check, fn, match: str = "How to fix", level: str = "hidden"):
     with pytest.raises(CheckFailed, match=match) as info:
         check(fn, level=level)
     assert "How to fix:" in str(info.value)

@@ -22,21 +22,12 @@ from dgm.checks import _core, paths as visible
 from grader_tests import paths
 from grader_tests._core import CheckFailed
 from tests import judge_harness
+from tests.test_grader_vae import fails
 
-
-def _fails(check, fn, match="How to fix", level="hidden"):
-    with pytest.raises(CheckFailed, match=match) as info:
-        check(fn, level=level)
-    assert "How to fix:" in str(info.value)
-    return info.value
 
 
 def _seed(monkeypatch, seed):
     monkeypatch.setattr(paths, "grading_seed", lambda: seed)
-
-
-def test_the_grading_seed_is_drawn_when_the_check_runs():
-    assert len({paths.grading_seed() for _ in range(8)}) > 1
 
 
 # ------------------------------------------------------------------------ find_path -----------
@@ -54,7 +45,7 @@ def detour(amplitude):
 @pytest.mark.parametrize("amplitude", [0.15, 0.3, 0.5])
 def test_a_fixed_detour_passes_the_visible_check_only(amplitude):
     paths.check_find_path(detour(amplitude), level="visible")
-    error = _fails(paths.check_find_path, detour(amplitude), "does not depend on the generator")
+    error = fails(paths.check_find_path, detour(amplitude), "does not depend on the generator")
     assert "drawn at grading time" in str(error)
 
 
@@ -73,7 +64,7 @@ def test_a_path_found_for_another_generator_fails(paths_reference):
     """Optimised honestly, but for the visible check's generator, not the one given."""
     fn = _reference_path_for_one_side(paths_reference)
     paths.check_find_path(fn, level="visible")
-    _fails(paths.check_find_path, fn)
+    fails(paths.check_find_path, fn)
 
 
 def test_a_detour_on_the_side_away_from_the_bump_fails_without_a_bump(monkeypatch):
@@ -90,7 +81,7 @@ def test_a_detour_on_the_side_away_from_the_bump_fails_without_a_bump(monkeypatc
     paths.check_find_path(find_path, level="visible")
     for seed in (5, 77, 123456):
         _seed(monkeypatch, seed)
-        _fails(paths.check_find_path, find_path, "without a bump")
+        fails(paths.check_find_path, find_path, "without a bump")
 
 
 def test_a_path_that_barely_avoids_the_bump_fails(monkeypatch, paths_reference):
@@ -111,7 +102,7 @@ def test_a_path_that_barely_avoids_the_bump_fails(monkeypatch, paths_reference):
     paths.check_find_path(find_path, level="visible")
     for seed in (5, 77):
         _seed(monkeypatch, seed)
-        error = _fails(paths.check_find_path, find_path, "minimising the energy reaches")
+        error = fails(paths.check_find_path, find_path, "minimising the energy reaches")
         assert "drawn at grading time" in str(error)
 
 
@@ -154,7 +145,7 @@ def test_nan_points_fail(paths_reference):
         Z = own(generator, z_A, z_B, x_A, x_B, n_points, steps, lr).clone()
         Z[1:-1] = float("nan")
         return Z
-    _fails(paths.check_find_path, find_path, "NaN", level="visible")
+    fails(paths.check_find_path, find_path, "NaN", level="visible")
 
 
 # ------------------------------------------------------------------------ invert --------------
@@ -171,7 +162,7 @@ def invert_known_answer(generator, x, z_init, steps=500, lr=0.05):
 
 def test_an_invert_that_does_not_reconstruct_passes_the_visible_check_only():
     paths.check_invert(invert_known_answer, level="visible")
-    error = _fails(paths.check_invert, invert_known_answer, "squared error")
+    error = fails(paths.check_invert, invert_known_answer, "squared error")
     assert "drawn at grading time" in str(error)
 
 
@@ -184,7 +175,7 @@ def test_the_reference_inverts_fresh_generators(monkeypatch, paths_reference, se
 def test_nan_codes_fail():
     def invert(generator, x, z_init, steps=500, lr=0.05):
         return torch.full_like(z_init, float("nan")), torch.linspace(1, 0, steps)
-    _fails(paths.check_invert, invert, "squared error of nan", level="visible")
+    fails(paths.check_invert, invert, "squared error of nan", level="visible")
 
 
 # ------------------------------------------------------------------------ path_energy ---------
@@ -208,7 +199,7 @@ def energy_midpoint(generator, Z, x_A, x_B):
 
 def test_the_shipped_integral_passes_the_visible_check_only():
     paths.check_path_energy(energy_shipped, level="visible")
-    error = _fails(paths.check_path_energy, energy_shipped, "the integral is")
+    error = fails(paths.check_path_energy, energy_shipped, "the integral is")
     assert "drawn at grading time" in str(error)
 
 
@@ -223,14 +214,14 @@ def test_consistent_rules_pass_fresh_curves(monkeypatch, paths_reference, name, 
 def test_nan_energy_with_a_zero_gradient_fails():
     def path_energy(generator, Z, x_A, x_B):
         return torch.tensor(float("nan"), dtype=Z.dtype) + 0 * Z.sum()
-    _fails(paths.check_path_energy, path_energy, "gives nan", level="visible")
+    fails(paths.check_path_energy, path_energy, "gives nan", level="visible")
 
 
 def test_an_energy_without_gradient_fails():
     def path_energy(generator, Z, x_A, x_B):
         value = paths.reference_energy(generator, Z.detach(), x_A, x_B).detach()
         return value + 0 * Z.sum()
-    _fails(paths.check_path_energy, path_energy, "gradient is zero", level="visible")
+    fails(paths.check_path_energy, path_energy, "gradient is zero", level="visible")
 
 
 def test_nan_in_the_swapped_call_fails():
@@ -240,4 +231,4 @@ def test_nan_in_the_swapped_call_fails():
     def path_energy(generator, Z, x_A, x_B):
         value = paths.reference_energy(generator, Z, x_A, x_B)
         return value * float("nan") if torch.equal(x_A, x_b) else value
-    _fails(paths.check_path_energy, path_energy, "not symmetric")
+    fails(paths.check_path_energy, path_energy, "not symmetric")

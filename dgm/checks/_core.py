@@ -148,11 +148,16 @@ def with_globals(fn: Callable, **replacements: Callable) -> Callable:
     return swap_globals(fn, replacements)
 
 
-def swap_globals(fn: types.FunctionType, replacements: Mapping[str, Any]) -> types.FunctionType:
+def swap_globals(fn: types.FunctionType,
+                 replacements: Mapping[str, Any]) -> types.FunctionType:
     """:func:`with_globals` for a function of this process. A decorated function (``@torch.
     no_grad()``, ``functools.wraps``) is copied through its closure, so that the function it
-    wraps sees the replacements too."""
+    wraps sees the replacements too.
+
+    Self-contained on purpose: the staff's grader sends this function's source, from its own copy
+    of this module, to its agent in the student's kernel (``dgm_staff.judge.AGENT_SOURCE``)."""
     import inspect
+    import types
 
     old = getattr(inspect.unwrap(fn), "__globals__", fn.__globals__)
     new = dict(old)
