@@ -400,12 +400,10 @@ def diagnose_d_loss(what, out, values) -> None:
     ref = values["ref"]
     if close(out, ref, atol=1e-5):
         return
-    for candidate, problem, hint in known_mistakes(values, D_LOSS_MISTAKES):
-        if close(out, candidate, atol=1e-5):
-            raise CheckFailed(what, problem, hint)
-    raise CheckFailed(what, f"returned {float(out.detach()):.5f}, expected BCE[D(x),1] + "
-                            f"BCE[D(G(z)),0] = {float(ref):.5f}",
-                      "use nn.BCEWithLogitsLoss on the logits, mean over the batch")
+    explain_mismatch(what, out, known_mistakes(values, D_LOSS_MISTAKES),
+                     f"returned {float(out.detach()):.5f}, expected BCE[D(x),1] + "
+                     f"BCE[D(G(z)),0] = {float(ref):.5f}",
+                     "use nn.BCEWithLogitsLoss on the logits, mean over the batch", atol=1e-5)
 
 
 def d_loss_trains(what, fn, d, g, real, z) -> None:
@@ -453,11 +451,9 @@ def diagnose_g_loss(what, out, values) -> None:
     ref = values["ref"]
     if close(out, ref, atol=1e-5):
         return
-    for candidate, problem, hint in known_mistakes(values, G_LOSS_MISTAKES):
-        if close(out, candidate, atol=1e-5):
-            raise CheckFailed(what, problem, hint)
-    raise CheckFailed(what, f"returned {float(out.detach()):.5f}, expected BCE[D(G(z)), 1] = "
-                            f"{float(ref):.5f}", "use BCEWithLogitsLoss with label 1")
+    explain_mismatch(what, out, known_mistakes(values, G_LOSS_MISTAKES),
+                     f"returned {float(out.detach()):.5f}, expected BCE[D(G(z)), 1] = "
+                     f"{float(ref):.5f}", "use BCEWithLogitsLoss with label 1", atol=1e-5)
 
 
 def g_loss_trains(what, fn, d, g, z) -> None:
