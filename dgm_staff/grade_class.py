@@ -1,7 +1,8 @@
 """Grade a whole class: every notebook of every student, in parallel, with nbgrader as the engine.
 
     python -m dgm_staff.grade_class SUBMISSIONS --out OUT [--workers 2] [--only 01_vae ...]
-                                    [--roster roster.csv]
+        [--roster roster.csv] [--scheduler tcp://HOST:PORT] [--resources GPU=1] [--restart]
+        [--lms canvas|moodle [--lms-per-question]]
 
 SUBMISSIONS is either nbgrader's layout (``[submitted/]<student>/<assignment>/<notebook>.ipynb``)
 or a plain folder of returned notebooks named by student, as an LMS hands them out:
@@ -9,32 +10,34 @@ or a plain folder of returned notebooks named by student, as an LMS hands them o
 ``<student>/<notebook>.ipynb``.
 
 Design: nbgrader grades one submission at a time into an SQLite gradebook that must not be
-written by two processes. Here each worker process grades one (student, assignment) in a course
-folder of its own, with its own copy of the gradebook; the parent alone copies the results into
-the master gradebook, in a fixed order. Scores are therefore the same for any number of workers,
-and the same on a re-run. OUT receives ``course/`` (gradebook, autograded notebooks, HTML
-feedback), ``grades.csv``, ``mistakes.csv`` (students per check and per mistake the checks named:
-:mod:`dgm_staff.mistakes`) and ``report.txt`` (what could not be graded, and why; the same table
-of mistakes). A roster (``id,first_name,last_name,email``, as ``nbgrader db student import``
+written by two processes. Here each task grades one (student, assignment) on a Dask worker
+(:mod:`dgm_staff.cluster`: an embedded cluster by default, or ``--scheduler``), in a course
+folder of its own with its own copy of the gradebook, from the submission's bytes; it returns
+the gradebook rows, the autograded notebooks and the feedback as data
+(:func:`grade_submission`). The client alone copies them into the master gradebook, in a fixed
+order. Scores are therefore the same for any engine and number of workers, and the same on a
+re-run. OUT receives ``course/`` (gradebook, autograded notebooks, HTML feedback),
+``grades.csv``, ``mistakes.csv`` (students per check and per mistake the checks named:
+:mod:`dgm_staff.mistakes`), ``report.txt`` (what could not be graded, and why; the same table
+of mistakes) and ``results/`` (each reply as it arrived: a re-run grades only what is missing;
+``--restart`` starts over). A roster (``id,first_name,last_name,email``, as ``nbgrader db student import``
 reads it) puts the students' names into the gradebook.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import sys
+import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from dgm_staff import course, mistakes
 from dgm.runtime import environ
+from dgm_staff import course, mistakes
 
 
 @dataclass
@@ -144,63 +147,138 @@ def _what_happened(autograded: Path) -> tuple[str, str]:
     return status, "; ".join(details)
 
 
-def _grade_one(master: str, item: Item, cell_timeout: int | None,
-               threads: int | None = None) -> Outcome:
-    """Run in a worker: autograde one submission in a private copy of the course. Its kernel runs
-    in the sandbox (:mod:`dgm_staff.sandbox`), which also hides the whole class folder, so nothing
-    a submission reads or writes reaches another one. ``threads`` caps the kernel's math threads
-    (so that parallel workers do not oversubscribe the cores)."""
+def grade_submission(task: dict) -> dict:
+    """The unit of work, run on a worker (:mod:`dgm_staff.cluster`): autograde one submission
+    sent as bytes, in a private course folder of its own, and return everything as data.
+
+    ``task`` holds ``student``, ``assignment``, ``files`` (notebook name -> bytes), ``gradebook``
+    (the bytes of the release gradebook the client built), ``cell_timeout``, ``threads`` (caps the
+    kernel's math threads so that the workers of one machine do not oversubscribe its cores; None:
+    the machine's cores shared by ``workers_on_host``), ``course`` (the course version the client
+    grades with) and ``hide`` (client folders a kernel must not see where they exist here).
+    The reply holds the outcome (``status``, ``detail``, ``seconds``), the gradebook rows of the
+    submission, the autograded files and the feedback HTML (relative path -> bytes). The worker
+    needs only the course environment; nothing is shared with the client but these bytes."""
     start = time.perf_counter()
-    work = Path(master) / "work" / f"{item.student}__{item.assignment}"
-    if work.exists():
-        shutil.rmtree(work)
-    target = work / "submitted" / item.student / item.assignment
-    target.mkdir(parents=True)
-    shutil.copy2(Path(master) / "gradebook.db", work / "gradebook.db")
-    for name, path in item.files.items():
-        shutil.copy2(path, target / name)
-    env = {"DGM_SANDBOX_HIDE": str(Path(master).resolve())}
-    if threads:
+    student, assignment = task["student"], task["assignment"]
+    if task.get("course") and task["course"] != course_version(assignment):
+        raise RuntimeError(f"this worker's course ({course.repo_root()}) differs from the "
+                           f"client's for {assignment}: start the worker from the same version "
+                           "of the course")
+    root = Path(tempfile.gettempdir()) / "dgm-grading"
+    root.mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{student}__{assignment}-", dir=root))
+    try:
+        target = work / "submitted" / student / assignment
+        target.mkdir(parents=True)
+        (work / "gradebook.db").write_bytes(task["gradebook"])
+        for name, data in task["files"].items():
+            (target / name).write_bytes(data)
+        hide = [str(root)] + [p for p in task.get("hide", []) if Path(p).is_dir()]
+        env = {"DGM_SANDBOX_HIDE": os.pathsep.join(hide)}
+        threads = task.get("threads") or _threads_here(task.get("workers_on_host") or {})
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    with environ(**env), course.nbgrader_submission_warnings_off():
-        result = course.api(work, cell_timeout=cell_timeout).autograde(
-            item.assignment, item.student, force=True, create=True)
-    seconds = time.perf_counter() - start
-    if not result.get("success"):
-        log = (result.get("error") or result.get("log") or "").strip().splitlines()
-        return Outcome(item.student, item.assignment, "failed to execute", seconds,
-                       log[-1][:300] if log else "nbgrader reported a failure")
-    status, detail = _what_happened(work / "autograded" / item.student / item.assignment)
-    return Outcome(item.student, item.assignment, status, seconds, detail)
+        with environ(**env), course.nbgrader_submission_warnings_off():
+            nb_api = course.api(work, cell_timeout=task.get("cell_timeout"))
+            result = nb_api.autograde(assignment, student, force=True, create=True)
+            if result.get("success"):
+                nb_api.generate_feedback(assignment, student, force=True)
+        if not result.get("success"):
+            log = (result.get("error") or result.get("log") or "").strip().splitlines()
+            return {"status": "failed to execute", "seconds": time.perf_counter() - start,
+                    "detail": log[-1][:300] if log else "nbgrader reported a failure"}
+        autograded = work / "autograded" / student / assignment
+        status, detail = _what_happened(autograded)
+        return {"status": status, "detail": detail, "seconds": time.perf_counter() - start,
+                "gradebook": _submission_rows(work / "gradebook.db", assignment, student),
+                "autograded": _read_tree(autograded),
+                "feedback": _read_tree(work / "feedback" / student / assignment)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def _merge(master: Path, outcome: Outcome) -> None:
-    """Copy one worker's grades and autograded notebooks into the master course (parent only)."""
+def _threads_here(workers_on_host: dict[str, int]) -> int:
+    """This machine's cores shared by the grading workers the client counted on it."""
+    try:
+        from distributed import get_worker
+
+        host = get_worker().address.split("://")[-1].rsplit(":", 1)[0]
+    except (ImportError, ValueError):
+        host = ""
+    return max(1, (os.cpu_count() or 1) // max(1, workers_on_host.get(host, 1)))
+
+
+#: Largest autograded folder a reply carries (a notebook's own outputs included).
+MAX_REPLY_BYTES = 200_000_000
+
+
+def _read_tree(folder: Path) -> dict[str, bytes]:
+    files, total = {}, 0
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
+        if path.is_file() and not path.is_symlink():
+            total += path.stat().st_size
+            if total > MAX_REPLY_BYTES:
+                raise RuntimeError(f"the autograded folder is over {MAX_REPLY_BYTES / 1e6:.0f} MB")
+            files[path.relative_to(folder).as_posix()] = path.read_bytes()
+    return files
+
+
+def _write_tree(folder: Path, files: dict[str, bytes]) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    for rel, data in files.items():
+        path = (folder / rel).resolve()
+        if folder.resolve() not in path.parents:
+            raise ValueError(f"a reply names a file outside its folder: {rel}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def _submission_rows(db: Path, assignment: str, student: str) -> dict:
+    """One submission's rows of a gradebook, as data: its timestamp, and per notebook the
+    autograded score and manual flag of every grade and the comment of every comment."""
     from nbgrader.api import Gradebook
 
-    work = master / "work" / f"{outcome.student}__{outcome.assignment}"
-    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as wgb, \
-            Gradebook(f"sqlite:///{master / 'gradebook.db'}") as mgb:
-        wsub = wgb.find_submission(outcome.assignment, outcome.student)
-        mgb.update_or_create_student(outcome.student)
+    with Gradebook(f"sqlite:///{db}") as gb:
+        sub = gb.find_submission(assignment, student)
+        return {"timestamp": sub.timestamp,
+                "notebooks": {nb.name: {
+                    "grades": {g.name: (g.auto_score, bool(g.needs_manual_grade))
+                               for g in nb.grades},
+                    "comments": {c.name: c.auto_comment for c in nb.comments}}
+                    for nb in sub.notebooks}}
+
+
+def course_version(assignment: str) -> str:
+    """A digest of what grades ``assignment``: its solution notebooks and the staff checks."""
+    h = hashlib.sha256()
+    root = course.repo_root()
+    for path in sorted([*(course.solutions_dir() / assignment).glob("*.ipynb"),
+                        *(root / "grader_tests").glob("*.py")]):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _merge(master: Path, student: str, assignment: str, reply: dict) -> None:
+    """Copy one reply's grades, autograded notebooks and feedback into the master course (the
+    client only)."""
+    from nbgrader.api import Gradebook
+
+    rows = reply["gradebook"]
+    with Gradebook(f"sqlite:///{master / 'gradebook.db'}") as mgb:
+        mgb.update_or_create_student(student)
         with mgb.db.no_autoflush:      # see course.nbgrader_submission_warnings_off
-            mgb.update_or_create_submission(outcome.assignment, outcome.student,
-                                            timestamp=wsub.timestamp)
-        for wnb in wsub.notebooks:
-            for wgrade in wnb.grades:
-                mgrade = mgb.find_grade(wgrade.name, wnb.name, outcome.assignment, outcome.student)
-                mgrade.auto_score = wgrade.auto_score
-                mgrade.needs_manual_grade = wgrade.needs_manual_grade
-            for wcomment in wnb.comments:
-                mcomment = mgb.find_comment(wcomment.name, wnb.name, outcome.assignment,
-                                            outcome.student)
-                mcomment.auto_comment = wcomment.auto_comment
+            mgb.update_or_create_submission(assignment, student, timestamp=rows["timestamp"])
+        for nb_name, nb in rows["notebooks"].items():
+            for name, (auto_score, needs_manual) in nb["grades"].items():
+                mgrade = mgb.find_grade(name, nb_name, assignment, student)
+                mgrade.auto_score = auto_score
+                mgrade.needs_manual_grade = needs_manual
+            for name, comment in nb["comments"].items():
+                mgb.find_comment(name, nb_name, assignment, student).auto_comment = comment
         mgb.db.commit()
-    src = work / "autograded" / outcome.student / outcome.assignment
-    dst = master / "autograded" / outcome.student / outcome.assignment
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(src, dst)
+    _write_tree(master / "autograded" / student / assignment, reply["autograded"])
+    _write_tree(master / "feedback" / student / assignment, reply["feedback"])
 
 
 def _record_zero(master: Path, item: Item) -> None:
@@ -222,7 +300,22 @@ def _record_zero(master: Path, item: Item) -> None:
 # ------------------------------------------------------------------------ the command ---------
 def grade_class(submissions: Path, out: Path, workers: int = 2,
                 assignments: list[str] | None = None, cell_timeout: int | None = None,
-                progress: bool = True, roster: Path | None = None) -> list[Outcome]:
+                progress: bool = True, roster: Path | None = None,
+                scheduler: str | None = None, resources: dict[str, float] | None = None,
+                restart: bool = False, lms: str | None = None,
+                lms_per_question: bool = False) -> list[Outcome]:
+    """Grade every submission in ``submissions`` into ``out`` (see the module's docstring).
+
+    The work runs on Dask distributed (:mod:`dgm_staff.cluster`): an embedded cluster of
+    ``workers`` processes, or the cluster whose scheduler is at ``scheduler``
+    (``tcp://host:port``); ``workers=0`` grades in this process, one at a time. Each reply is
+    stored in ``out/results/`` as it arrives, and a re-run grades only the submissions without a
+    stored reply (``restart`` deletes them first). ``resources`` (e.g. ``{"GPU": 1}``) is what
+    a notebook that trains networks asks of a worker, where any worker offers it. ``lms``
+    (``canvas`` or ``moodle``) also writes the LMS's import file (:func:`dgm_staff.lms.export`).
+    """
+    from dgm_staff import cluster
+
     names = assignments or course.assignments()
     out = Path(out).resolve()
     master = out / "course"
@@ -240,41 +333,30 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
         else:
             outcomes.append(Outcome(item.student, item.assignment, "not gradable", 0.0,
                                     "; ".join(item.problems)))
-    bar = tqdm(total=len(gradable), desc="grading", unit="submission", disable=not progress)
-    results: dict[tuple[str, str], Outcome] = {}
-    if workers <= 1:
-        for item in gradable:
-            results[(item.student, item.assignment)] = _grade_one(str(master), item, cell_timeout)
-            bar.update()
-    else:
-        threads = max(1, (os.cpu_count() or workers) // workers)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(_grade_one, str(master), item, cell_timeout, threads): item
-                       for item in gradable}
-            for future in as_completed(futures):
-                item = futures[future]
-                try:
-                    results[(item.student, item.assignment)] = future.result()
-                except Exception as e:  # noqa: BLE001 - a worker crash fails one item only
-                    results[(item.student, item.assignment)] = Outcome(
-                        item.student, item.assignment, "failed to execute", 0.0, repr(e)[:300])
-                bar.update()
-    bar.close()
-    for item in gradable:                                  # fixed order: same db for any workers
-        outcome = results[(item.student, item.assignment)]
+    store = cluster.ResultStore(out / "results", restart=restart)
+    gradebook = (master / "gradebook.db").read_bytes()
+    versions = {name: course_version(name) for name in names}
+    tasks = [{"student": i.student, "assignment": i.assignment,
+              "files": {n: p.read_bytes() for n, p in sorted(i.files.items())},
+              "gradebook": gradebook, "cell_timeout": cell_timeout,
+              "course": versions[i.assignment],
+              "hide": [str(master), str(Path(submissions).resolve())]} for i in gradable]
+    replies = cluster.run(tasks, store, workers=workers, scheduler=scheduler,
+                          resources=resources, progress=progress)
+    for item in gradable:                                  # fixed order: same db for any engine
+        reply = replies[(item.student, item.assignment)]
+        outcome = Outcome(item.student, item.assignment, reply["status"],
+                          reply.get("seconds", 0.0), reply.get("detail", ""))
         if item.problems:
             outcome.detail = "; ".join(item.problems + ([outcome.detail] if outcome.detail else []))
-        if outcome.status != "failed to execute":
-            _merge(master, outcome)
+        if "gradebook" in reply:
+            _merge(master, item.student, item.assignment, reply)
         else:
             _record_zero(master, item)
         outcomes.append(outcome)
     for item in items:
         if not item.files:
             _record_zero(master, item)
-    nb_api = course.api(master)
-    for name in names:
-        nb_api.generate_feedback(name, force=True)
     rows = course.grade_rows(master)
     course.write_csv(rows, out / "grades.csv")
     autograded = master / "autograded"
@@ -283,7 +365,12 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
     outcomes.sort(key=lambda o: (o.student, o.assignment))
     write_report(out / "report.txt", outcomes, ignored, rows, enrolled,
                  mistakes.format_table(found, mistakes.graded_counts(autograded)))
-    shutil.rmtree(master / "work", ignore_errors=True)
+    if lms:
+        from dgm_staff import lms as lms_export
+
+        lms_export.export(lms, out_dir=out, grades_csv=out / "grades.csv",
+                          gradebook=master / "gradebook.db", roster=roster,
+                          per_question=lms_per_question)
     return outcomes
 
 
@@ -316,22 +403,51 @@ def write_report(path: Path, outcomes: list[Outcome], ignored: list[str], rows,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    from dgm_staff.cluster import parse_resources
+
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        epilog="Each submission's result is stored in OUT/results/ as it arrives; after an "
+               "interruption (Ctrl-C), the same command grades only the submissions without a "
+               "stored result. To start over, pass --restart (or delete OUT/results/).")
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)))
+    parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)),
+                        help="worker processes of the embedded Dask cluster (default: the "
+                             "cores); 0 grades in this process, one at a time")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                        help="grade on the workers of this running Dask scheduler instead of an "
+                             "embedded cluster (--workers is then ignored)")
+    parser.add_argument("--resources", default=None, metavar="GPU=1",
+                        help="what a notebook that trains networks asks of a worker, where any "
+                             "worker advertises it (`dask worker ... --resources GPU=1`)")
+    parser.add_argument("--restart", action="store_true",
+                        help="forget the results stored in OUT/results/ and grade everything")
     parser.add_argument("--only", nargs="*", default=None, help="assignments (default: all)")
     parser.add_argument("--roster", type=Path, default=None,
                         help="CSV with columns id,first_name,last_name,email: the students' names "
                              "in the gradebook (the formgrader shows them)")
+    parser.add_argument("--lms", choices=("canvas", "moodle"), default=None,
+                        help="also write the grades as this LMS's import file")
+    parser.add_argument("--lms-per-question", action="store_true",
+                        help="with --lms: one column per question instead of per notebook")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    outcomes = grade_class(args.submissions, args.out, args.workers, args.only,
-                           roster=args.roster)
+    try:
+        outcomes = grade_class(args.submissions, args.out, args.workers, args.only,
+                               roster=args.roster, scheduler=args.scheduler,
+                               resources=parse_resources(args.resources), restart=args.restart,
+                               lms=args.lms, lms_per_question=args.lms_per_question)
+    except KeyboardInterrupt:
+        stored = len(list((args.out / "results").glob("*.pkl")))
+        print(f"\ninterrupted: {stored} results are stored in {args.out / 'results'}; run the "
+              "same command again to grade the rest (--restart starts over)", file=sys.stderr)
+        return 130
     print(course.format_table(course.grade_rows(args.out.resolve() / "course")))
     print((args.out / "report.txt").read_text(), end="")
-    print(f"{len(outcomes)} submissions in {time.perf_counter() - start:.0f} s with "
-          f"{args.workers} workers; grades: {args.out / 'grades.csv'}, what the class got wrong: "
+    engine = f"on {args.scheduler}" if args.scheduler else f"with {args.workers} workers"
+    print(f"{len(outcomes)} submissions in {time.perf_counter() - start:.0f} s {engine}; "
+          f"grades: {args.out / 'grades.csv'}, what the class got wrong: "
           f"{args.out / 'mistakes.csv'}, feedback: {args.out / 'course' / 'feedback'}")
     return 0
 
