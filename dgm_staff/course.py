@@ -441,32 +441,92 @@ BUNDLE_CONTENTS = ("notebooks", "dgm", "environment.yml", "constraints.txt", "LI
 BUNDLE_README = """# Deep generative models: student notebooks
 
     python -m venv .venv && . .venv/bin/activate      # Windows: .venv\\Scripts\\activate
-    pip install -c constraints.txt -e .               # or: conda env create -f environment.yml
+    pip install -c constraints.txt -e ".[local]"      # or: conda env create -f environment.yml
     python -m dgm.data                                # MNIST into data/ (no download needed)
     jupyter lab notebooks                             # then open 01_vae/01_vae.ipynb
 
 Fill in the cells marked `YOUR CODE HERE` and the *Written answer* cells, run the notebook from
 top to bottom, and use *Validate* before you hand it in. Set `DGM_BUDGET=smoke` before starting
 Jupyter for a quick end-to-end run; the default trains at the assignments' full budgets.
+
+**Where PyTorch is already installed** (Colab, a JupyterHub image, a conda environment):
+`pip install -e .` without the constraints file. The package needs `torch>=2.4` and
+`torchvision>=0.19` and keeps the copies it finds; JupyterLab and nbgrader's *Validate* are only
+in the `[local]` extra, for your own machine.
 """
+
+#: Colab's address of a notebook on GitHub: owner/repository, branch, path in the repository.
+COLAB_URL = "https://colab.research.google.com/github/{repo}/blob/{branch}/{path}"
+
+
+def colab_links(repo_url: str, notebooks: list[str]) -> str:
+    """The README section with an "Open in Colab" link per notebook of a bundle published at
+    ``repo_url`` (``https://github.com/OWNER/REPO``, optionally ``/tree/BRANCH``; default branch
+    ``main``); ``notebooks`` are paths in that repository."""
+    import re as _re
+
+    m = _re.fullmatch(r"(?:https?://)?github\.com/([\w.-]+/[\w.-]+?)(?:\.git)?"
+                      r"(?:/tree/([\w./-]+))?/?", repo_url.strip())
+    if not m:
+        raise ValueError(f"{repo_url!r} is not a GitHub repository address: Colab opens notebooks "
+                         "from https://github.com/OWNER/REPO (or .../tree/BRANCH)")
+    repo, branch = m.group(1), m.group(2) or "main"
+    lines = ["", "## Open in Colab", "",
+             ("Each link opens the notebook in Google Colab; run "
+              f"`!git clone https://github.com/{repo} course && pip install -e course` in its "
+              "first cell (Colab's own PyTorch is kept)."), ""]
+    for path in notebooks:
+        url = COLAB_URL.format(repo=repo, branch=branch, path=path)
+        lines.append(f"* [{Path(path).stem}]({url}) "
+                     f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+                     f"({url})")
+    return "\n".join(lines) + "\n"
+
+
+#: Dependencies the student package does not need on a machine that has Jupyter (Colab, a hub):
+#: the notebook server and nbgrader's Validate go to the ``[local]`` extra; the staff tools
+#: (cluster grading, randomised checks, offline feedback) are left out.
+LOCAL_EXTRA = ("jupyterlab", "nbgrader")
+STAFF_ONLY_DEPENDENCIES = ("distributed", "hypothesis", "jupyter-server-mathjax")
 
 
 def _student_pyproject(text: str) -> str:
-    """The course's pyproject.toml for the bundle: the same package and dependencies, the test
-    extras and staff packages left out."""
-    out, skip = [], False
+    """The course's pyproject.toml for the bundle: the same package; its dependencies without the
+    staff tools, JupyterLab and nbgrader moved to the ``[local]`` extra (so that the bundle
+    installs over an existing PyTorch and Jupyter, as on Colab); test extras left out."""
+    import re as _re
+
+    out, skip, local = [], False, []
+    in_deps = False
     for line in text.splitlines():
         if line.startswith("[project.optional-dependencies]") or line.startswith("[tool.pytest"):
             skip = True
         elif line.startswith("[") and skip:
             skip = False
-        if not skip:
-            out.append(line)
-    return "\n".join(out).replace('readme = "README.md"', 'readme = "README.md"') + "\n"
+        if skip:
+            continue
+        if line.startswith("dependencies = ["):
+            in_deps = True
+        elif in_deps and line.strip() == "]":
+            in_deps = False
+        elif in_deps:
+            name = _re.match(r'\s*"([A-Za-z0-9_.-]+)', line)
+            if name and name.group(1).lower() in STAFF_ONLY_DEPENDENCIES:
+                continue
+            if name and name.group(1).lower() in LOCAL_EXTRA:
+                local.append(line.strip().rstrip(","))
+                continue
+        out.append(line)
+    text = "\n".join(out) + "\n"
+    extra = "[project.optional-dependencies]\nlocal = [" + ", ".join(local) + "]\n\n"
+    return text.replace("[tool.setuptools.packages.find]", extra + "[tool.setuptools.packages.find]")
 
 
-def build_bundle(dest: Path | None = None, release: bool = True) -> tuple[Path, Path]:
-    """The folder and ``.zip`` archive to hand to students (``build/student-bundle``)."""
+def build_bundle(dest: Path | None = None, release: bool = True,
+                 colab_repo: str | None = None) -> tuple[Path, Path]:
+    """The folder and ``.zip`` archive to hand to students (``build/student-bundle``). With
+    ``colab_repo`` (the GitHub address where the bundle is published) its README gets an
+    "Open in Colab" link per notebook."""
     import shutil
     import zipfile
 
@@ -485,7 +545,11 @@ def build_bundle(dest: Path | None = None, release: bool = True) -> tuple[Path, 
         elif src.exists():
             shutil.copy2(src, dest / name)
     (dest / "pyproject.toml").write_text(_student_pyproject((root / "pyproject.toml").read_text()))
-    (dest / "README.md").write_text(BUNDLE_README)
+    readme = BUNDLE_README
+    if colab_repo:
+        readme += colab_links(colab_repo, sorted(p.relative_to(dest).as_posix()
+                                                 for p in (dest / "notebooks").glob("*/*.ipynb")))
+    (dest / "README.md").write_text(readme)
     archive = dest.with_suffix(".zip")
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(dest.rglob("*")):
@@ -499,13 +563,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("command", choices=["release", "bundle", "demo", "run-solutions"])
     parser.add_argument("--workdir", type=Path, default=repo_root() / "build" / "demo")
     parser.add_argument("--only", nargs="*", default=None, help="assignments (default: all)")
+    parser.add_argument("--colab-repo", default=None, metavar="https://github.com/OWNER/REPO",
+                        help="bundle: where the bundle is published; its README links every "
+                             "notebook to Colab")
     args = parser.parse_args(argv)
     names = args.only or assignments()
     if args.command == "release":
         print(f"release written to {generate_release(names=names)}")
         return 0
     if args.command == "bundle":
-        folder, archive = build_bundle()
+        folder, archive = build_bundle(colab_repo=args.colab_repo)
         print(f"student bundle: {folder} (archive {archive})")
         return 0
     if args.command == "run-solutions":
