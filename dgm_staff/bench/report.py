@@ -528,6 +528,8 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
     else:
         out += ["Not measured in this run.", ""]
 
+    out += grading_scale_block(dest)
+
     # 6. reproducibility
     out += ["## 6. Reproducibility", "",
             "Tolerances (absolute unless said): " + ", ".join(
@@ -553,6 +555,58 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
                         f"Machine: {where}. Full report: [benchmarks/REPORT.md]"
                         "(benchmarks/REPORT.md)."])
     return "\n".join(out), readme
+
+
+GRADING_SCALE_BEGIN = "<!-- grading-scale: python -m dgm_staff.bench.cluster -->"
+GRADING_SCALE_END = "<!-- /grading-scale -->"
+
+
+def grading_scale_section(d: dict) -> str:
+    """Section 5b, grading at scale, from ``benchmarks/grading_scale.json``."""
+    rows = [[r["engine"], r["submissions"], f"{r['wall_s']:.1f}", f"{r['per_minute']:.1f}",
+             f"{r['p50_s']:.1f}", f"{r['p95_s']:.1f}", ", ".join(r["statuses"])]
+            for r in d["rows"]]
+    per_nb = ", ".join(f"{k} {v:.1f} s" for k, v in d["per_notebook_s"].items())
+    return "\n".join([
+        "## 5b. Grading at scale (Dask)", "",
+        f"`python -m dgm_staff.bench.cluster`, {d['date']}, {d['cpus']} CPU cores: the same "
+        f"{d['students']} submissions of {d['notebook']} (reference, buggy and untouched in turn) "
+        "graded by `grade_class` with the embedded cluster (1 and 2 workers) and through "
+        "`--scheduler` on a `dask scheduler` with 2 `dask worker` processes on this machine. Wall "
+        "time includes the release, the cluster's start and the merge; latency is one "
+        "submission's grading on its worker (autograde and feedback).", "",
+        _table(["engine", "submissions", "wall s", "per minute", "p50 s", "p95 s", "status"],
+               rows), "",
+        f"grades.csv identical across the three: {'yes' if d['grades_identical'] else '**no**'}.",
+        "",
+        f"**Projection** for 500 students × 6 notebooks (3000 submissions), from the measured "
+        f"per-notebook autograde times of section 5 ({per_nb}; {d['course_s']:.1f} s per "
+        "student). Assumptions: each worker has the two cores those times were measured with "
+        "(so N workers need 2N cores), the work divides evenly, and the client's merge, the "
+        "release and the cluster's start (seconds) are left out:", "",
+        _table(["workers", "hours"], [[p["workers"], f"{p['hours']:.2f}"]
+                                       for p in d["projection"]]), ""])
+
+
+def grading_scale_block(dest: Path) -> list[str]:
+    path = Path(dest) / "grading_scale.json"
+    if not path.exists():
+        return []
+    return [GRADING_SCALE_BEGIN, grading_scale_section(json.loads(path.read_text())),
+            GRADING_SCALE_END, ""]
+
+
+def update_grading_scale(report: Path, data: Path) -> None:
+    """Put section 5b into an existing ``REPORT.md`` (replacing it, or before section 6)."""
+    text = Path(report).read_text()
+    block = "\n".join(grading_scale_block(Path(data).parent))
+    if GRADING_SCALE_BEGIN in text:
+        pattern = re.compile(re.escape(GRADING_SCALE_BEGIN) + ".*?" + re.escape(GRADING_SCALE_END)
+                             + "\n\n?", re.S)
+        text = pattern.sub(lambda _: block + "\n", text)
+    else:
+        text = text.replace("## 6. Reproducibility", block + "\n## 6. Reproducibility", 1)
+    Path(report).write_text(text)
 
 
 def write_report(run: Path, dest: Path, repeat: Path | None = None,
