@@ -39,6 +39,15 @@ DATA_ENV = "DGM_DATA"
 MNIST_WHEEL_ENV = "DGM_MNIST_WHEEL"
 #: The virtual environment tasks.py creates and uses (default ``.venv`` in the checkout).
 VENV_ENV = "DGM_VENV"
+#: Set to 0 to start grading kernels without the sandbox (:mod:`dgm_staff.sandbox`).
+SANDBOX_ENV = "DGM_SANDBOX"
+#: More folders a grading kernel must not see, separated by os.pathsep (:mod:`dgm_staff.sandbox`).
+SANDBOX_HIDE_ENV = "DGM_SANDBOX_HIDE"
+#: Where .ci/run keeps its environment and caches between CI runs.
+CI_CACHE_ENV = "DGM_CI_CACHE"
+#: Every DGM_* name the course reads; any other one is refused (:func:`check_environment`).
+KNOWN_ENV = (BUDGET_ENV, DEVICE_ENV, OUTPUT_ENV, DATA_ENV, MNIST_WHEEL_ENV, VENV_ENV,
+             SANDBOX_ENV, SANDBOX_HIDE_ENV, CI_CACHE_ENV)
 #: Set by nbgrader while it autogrades: the budget is then always "smoke".
 AUTOGRADE_ENV = "NBGRADER_EXECUTION"
 #: Set by every CI service: the default budget is then "smoke".
@@ -121,6 +130,18 @@ def choose_budget(name: str) -> Budget:
     return effective
 
 
+def check_environment(env=None) -> None:
+    """Refuse a ``DGM_*`` environment variable the course does not read (a misspelt
+    ``DGM_BUGDET=smoke`` would otherwise be ignored without a word); the message names the known
+    ones."""
+    env = os.environ if env is None else env
+    unknown = sorted(k for k in env if k.startswith("DGM_") and k not in KNOWN_ENV)
+    if unknown:
+        raise ValueError(f"unknown environment variable{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(unknown)}: the course reads only {', '.join(KNOWN_ENV)}; "
+                         "unset it or correct its name")
+
+
 def budget() -> Budget:
     """Which training budget to use.
 
@@ -130,6 +151,7 @@ def budget() -> Budget:
     * else ``"smoke"`` under CI (``CI`` set, as every CI service does);
     * else ``"full"``: the budget of the original assignment, for students.
     """
+    check_environment()
     if os.environ.get(AUTOGRADE_ENV):
         return "smoke"
     forced = os.environ.get(BUDGET_ENV, "").strip().lower()

@@ -35,8 +35,9 @@ CLONE_NEWNS, CLONE_NEWUSER = 0x00020000, 0x10000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = \
     1, 2, 4, 32, 4096, 16384, 1 << 18
 
-#: Set to 0 to start grading kernels without the sandbox (say, to debug a kernel).
-SANDBOX_ENV = "DGM_SANDBOX"
+# DGM_SANDBOX=0 starts grading kernels without the sandbox (say, to debug a kernel);
+# DGM_SANDBOX_HIDE names more folders to hide. Both names are defined in dgm.runtime, imported
+# where they are read: this file also runs as the kernel's launcher, which must not import torch.
 
 
 def _libc():
@@ -89,6 +90,8 @@ def enter(hide: list[Path], keep_ro: list[Path], keep_rw: list[Path]) -> None:
 @functools.lru_cache(maxsize=1)
 def available() -> bool:
     """Whether this machine lets an unprivileged process enter the sandbox (tried once)."""
+    from dgm.runtime import SANDBOX_ENV
+
     if sys.platform != "linux" or os.environ.get(SANDBOX_ENV, "1").strip() == "0":
         return False
     probe = "import sys; from dgm_staff.sandbox import enter; enter([], [], []); print('ok')"
@@ -110,7 +113,9 @@ def hidden_roots(cwd: Path) -> list[Path]:
         if parent.name in ("autograded", "submitted"):
             roots.add(parent.parent)
             break
-    extra = os.environ.get("DGM_SANDBOX_HIDE", "")
+    from dgm.runtime import SANDBOX_HIDE_ENV
+
+    extra = os.environ.get(SANDBOX_HIDE_ENV, "")
     roots |= {Path(p) for p in extra.split(os.pathsep) if p}
     return sorted(roots)
 

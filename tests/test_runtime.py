@@ -157,3 +157,27 @@ def test_a_notebook_chooses_its_budget_in_its_budget_cell_and_nbgrader_still_win
     assert "DGM_BUDGET=smoke is set" in capsys.readouterr().out
     with pytest.raises(ValueError, match="use 'full'"):
         runtime.choose_budget("quick")
+
+
+def test_an_unknown_dgm_variable_is_refused_with_the_known_names(monkeypatch):
+    from dgm.runtime import KNOWN_ENV, budget, check_environment
+
+    check_environment({name: "x" for name in KNOWN_ENV} | {"HOME": "/", "DGMX": "1"})
+    monkeypatch.setenv("DGM_BUGDET", "smoke")          # a misspelt DGM_BUDGET
+    with pytest.raises(ValueError, match="DGM_BUGDET") as info:
+        budget()
+    assert "DGM_BUDGET" in str(info.value) and "DGM_SANDBOX_HIDE" in str(info.value)
+
+
+def test_every_dgm_name_the_course_spells_out_is_registered():
+    import re
+
+    from dgm.runtime import KNOWN_ENV, repo_root
+
+    root = repo_root()
+    files = [*root.glob("dgm*/**/*.py"), *root.glob("tests/*.py"), *root.glob("scripts/*.py"),
+             root / "tasks.py", root / ".ci" / "run", *root.glob("solutions/*/*.ipynb")]
+    spelled = {m for f in files if f.is_file()
+               for m in re.findall(r"\bDGM_[A-Z][A-Z_]*[A-Z]\b", f.read_text())}
+    spelled -= {"DGM_TEST_A", "DGM_TEST_B", "DGM_BUGDET"}     # this file's own examples
+    assert spelled <= set(KNOWN_ENV), sorted(spelled - set(KNOWN_ENV))
