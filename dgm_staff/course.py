@@ -47,9 +47,11 @@ def release_dir() -> Path:
 
 
 def assignments() -> list[str]:
-    """The assignment folders in ``solutions/``, in course order (``01_vae``, ``02_…``)."""
-    return sorted(p.name for p in solutions_dir().iterdir()
-                  if p.is_dir() and any(p.glob("*.ipynb")))
+    """The course's notebooks in course order (``01_vae``, ``02_…``), as the manifest lists them
+    (:mod:`dgm.manifest`; ``tests/test_manifest.py`` checks it against ``solutions/``)."""
+    from dgm.manifest import IDS
+
+    return list(IDS)
 
 
 def nbgrader_config(root: Path, *, release: Path | None = None,
