@@ -32,6 +32,8 @@ from pathlib import Path
 
 import nbformat
 
+from dgm.manifest import NOTEBOOKS
+
 ROOT = Path(__file__).resolve().parent.parent
 MIN_STATEMENT_NODES = 18
 MIN_FORMULA_NODES = 6
@@ -319,8 +321,7 @@ def _graded_signatures(solutions: Path) -> dict[tuple[str, str], int]:
 
 
 #: Notebook folder -> staff checks module.
-CHECK_MODULES = {"01_vae": "vae", "02_beta_vae": "beta_vae", "03_echo": "echo", "04_gan": "gan",
-                 "05_wgan": "wgan", "06_inversion": "paths"}
+CHECK_MODULES = {nb.id: nb.checks for nb in NOTEBOOKS}
 
 
 def drop_in_answers(package: str = "dgm", solutions: Path = ROOT / "solutions") -> list[Leak]:

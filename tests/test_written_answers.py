@@ -41,16 +41,15 @@ import pytest
 import sympy as sp
 import torch
 
+from dgm import manifest
 from dgm.checks._core import CheckFailed
 from tests import judge_harness
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ["01_vae", "02_beta_vae", "03_echo", "04_gan", "05_wgan", "06_inversion"]
+NOTEBOOKS = list(manifest.IDS)
 
 #: The staff module each notebook's ``checks`` is bound to when it is graded.
-STAFF_MODULES = {"01_vae": "grader_tests.vae", "02_beta_vae": "grader_tests.beta_vae",
-                 "03_echo": "grader_tests.echo", "04_gan": "grader_tests.gan",
-                 "05_wgan": "grader_tests.wgan", "06_inversion": "grader_tests.paths"}
+STAFF_MODULES = {nb.id: nb.staff_checks for nb in manifest.NOTEBOOKS}
 
 NAN = "float('nan')"
 #: Stands for the answer the solution notebook itself gives (read from its answer cell).

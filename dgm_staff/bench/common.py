@@ -18,10 +18,11 @@ import types
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dgm import manifest
 from dgm.runtime import BUDGET_ENV, OUTPUT_ENV, environ, repo_root
 
 PHASES = ("smoke", "full", "throughput", "profile", "autograde")
-NOTEBOOKS = ("01_vae", "02_beta_vae", "03_echo", "04_gan", "05_wgan", "06_inversion")
+NOTEBOOKS = manifest.IDS
 #: Published anchor for notebook 01: a Gaussian VAE with a 2-D latent on dynamically binarised
 #: MNIST (Davidson et al., *Hyperspherical Variational Auto-Encoders*, UAI 2018, table 1).
 ANCHOR = {"elbo": -137.08, "log_likelihood": -135.73}
