@@ -13,6 +13,18 @@ from torch import nn
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DGM_BUDGET", "smoke")
 
+#: Fixtures that grade a course with nbgrader (a kernel per submission): a test that uses one is
+#: marked ``slow`` and ``nbgrader`` wherever it is, so that ``-m "not slow and not nbgrader"``
+#: leaves it out.
+GRADING_FIXTURES = {"graded"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if GRADING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+            item.add_marker(pytest.mark.nbgrader)
+
 
 def solution_cells(assignment: str, notebook: str | None = None) -> dict[str, str]:
     """Source of every nbgrader solution cell of a solution notebook, by grade id."""

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import torch
 
-from dgm.runtime import BUDGET_ENV, OUTPUT_ENV
+from dgm.runtime import BUDGET_ENV
 from dgm_staff.bench import runner as bench
 from dgm_staff.bench import profile, report, solution_namespace, throughput
 

@@ -9,7 +9,7 @@ import torch
 from grader_tests import echo as checks
 from grader_tests._core import CheckFailed
 
-from tests.test_grader_vae import fails
+from tests.helpers import fails
 
 
 @pytest.mark.parametrize("level", ["visible", "hidden"])

@@ -11,7 +11,7 @@ from torch import nn
 from grader_tests import gan as checks
 from grader_tests._core import CheckFailed
 
-from tests.test_grader_vae import fails
+from tests.helpers import fails
 
 
 @pytest.mark.parametrize("level", ["visible", "hidden"])

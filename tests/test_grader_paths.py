@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from grader_tests import paths as checks
-from grader_tests._core import with_globals
 
-from tests.test_grader_vae import fails
+from tests.helpers import fails
 
 
 @pytest.mark.parametrize("level", ["visible", "hidden"])

@@ -13,15 +13,9 @@ from torch import nn
 
 from grader_tests import vae as checks
 from grader_tests._core import CheckFailed
+from tests.helpers import fails
 
 LEVELS = ["visible", "hidden"]
-
-
-def fails(check, fn, match: str = "How to fix", level: str = "hidden"):
-    with pytest.raises(CheckFailed, match=match) as info:
-        check(fn, level=level)
-    assert "How to fix:" in str(info.value)
-    return info.value
 
 
 # ------------------------------------------------------------------------ reference passes ----

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from grader_tests import wgan as checks
 from grader_tests._core import CheckFailed
 
-from tests.test_grader_vae import fails
+from tests.helpers import fails
 
 
 @pytest.mark.parametrize("level", ["visible", "hidden"])

@@ -9,7 +9,8 @@ import nbformat
 import pytest
 
 from dgm_staff import course
-from dgm_staff.pipeline import BEGIN_HIDDEN, END_HIDDEN
+from dgm.manifest import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION
+from tests.helpers import hidden_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "solutions").glob("*/*.ipynb"))
@@ -18,21 +19,6 @@ RELEASED = sorted((ROOT / "notebooks").glob("*/*.ipynb"))
 
 def _nbgrader(cell) -> dict:
     return cell.metadata.get("nbgrader", {})
-
-
-def hidden_lines(source_nb) -> list[str]:
-    """Every non-blank line inside a hidden-test region of a source notebook."""
-    lines = []
-    for cell in source_nb.cells:
-        inside = False
-        for line in cell.source.splitlines():
-            if line.strip().startswith(BEGIN_HIDDEN):
-                inside = True
-            elif line.strip().startswith(END_HIDDEN):
-                inside = False
-            elif inside and line.strip():
-                lines.append(line.strip())
-    return lines
 
 
 def test_every_source_notebook_is_released():
@@ -55,8 +41,8 @@ def test_release_equals_a_fresh_generate_assignment(tmp_path):
 @pytest.mark.parametrize("path", RELEASED, ids=lambda p: p.parent.name)
 def test_release_holds_no_solutions_hidden_tests_or_outputs(path):
     text = path.read_text()
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
-        assert marker not in text
+    for marker in (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN):
+        assert marker.lstrip("# ") not in text
     nb = nbformat.read(path, as_version=4)
     source = nbformat.read(ROOT / "solutions" / path.relative_to(ROOT / "notebooks"), 4)
     for line in hidden_lines(source):

@@ -14,10 +14,10 @@ import nbformat
 import pytest
 
 from dgm_staff import course
-from tests.test_release import hidden_lines
+from tests.helpers import hidden_lines
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nbgrader]
 
 #: Test cells the buggy example must fail (and only those), and a hint its feedback must show:
 #: see dgm_staff.course.EXAMPLE_BUGS.
