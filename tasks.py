@@ -2,7 +2,7 @@
 """The course's two entry points; each creates the environment (.venv) when it is missing.
 
     python3 tasks.py demo   # set up, build the release, grade examples, run every notebook
-    python3 tasks.py test   # set up, run the whole test suite
+    python3 tasks.py test   # set up, lint (ruff), run the whole test suite
     python3 tasks.py lab [student|instructor]   # set up, start JupyterLab on 127.0.0.1
     python3 tasks.py bench [run options]        # set up, measure everything, write the report
                                                 # (python -m dgm_staff.bench run, then report:
@@ -105,9 +105,15 @@ def main(argv: list[str]) -> int:
     workers = "2" if (os.cpu_count() or 1) >= 2 else "1"
     # fresh outputs: a finished training checkpoint of an earlier run would be loaded, not run
     shutil.rmtree(ROOT / "build" / "test-outputs", ignore_errors=True)
+    # lint first ([tool.ruff] in pyproject.toml); the tests run either way, and either failing
+    # fails the command
+    lint = run(python, "-m", "ruff", "check", ".")
+    if lint:
+        print("ruff found the problems above (`ruff check --fix .` mends most); running the tests",
+              flush=True)
     return run(python, "-m", "pytest", "-n", workers, "--dist", "loadscope",
                "tests", "--nbval-lax", "solutions", "-p", "no:cacheprovider", "--durations=15",
-               env={BUDGET_ENV: "smoke", OUTPUT_ENV: str(ROOT / "build" / "test-outputs")})
+               env={BUDGET_ENV: "smoke", OUTPUT_ENV: str(ROOT / "build" / "test-outputs")}) or lint
 
 
 if __name__ == "__main__":
