@@ -250,11 +250,9 @@ def _submission_rows(db: Path, assignment: str, student: str) -> dict:
 
 
 def course_version(assignment: str) -> str:
-    """A digest of what grades ``assignment``: its solution notebooks and the staff checks."""
+    """A digest of the solution notebooks of ``assignment`` (they define its graded cells)."""
     h = hashlib.sha256()
-    root = course.repo_root()
-    for path in sorted([*(course.solutions_dir() / assignment).glob("*.ipynb"),
-                        *(root / "grader_tests").glob("*.py")]):
+    for path in sorted((course.solutions_dir() / assignment).glob("*.ipynb")):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 
