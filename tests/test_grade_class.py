@@ -132,3 +132,29 @@ def test_report_names_what_happened(tmp_path):
     # The review scan's findings are reported for a person and change neither status nor score.
     status, detail = _what_happened(_autograded(tmp_path, "x", review=["s0, line 2: calls `exec`"]))
     assert status == "graded" and "calls `exec`" in detail and "no points lost" in detail
+
+
+def test_a_stored_result_answers_only_the_same_submission(tmp_path):
+    from dgm_staff.cluster import ResultStore
+
+    task = {"student": "ann", "assignment": NAME, "files": {f"{NAME}.ipynb": b"{}"},
+            "course": "v1", "cell_timeout": None}
+    store = ResultStore(tmp_path / "results")
+    assert store.get(task) is None
+    store.put(task, {"status": "graded"})
+    assert ResultStore(tmp_path / "results").get(task) == {"status": "graded"}   # a re-run
+    # a resubmitted notebook, or another course version, is graded again
+    assert store.get({**task, "files": {f"{NAME}.ipynb": b"{ }"}}) is None
+    assert store.get({**task, "course": "v2"}) is None
+    assert ResultStore(tmp_path / "results", restart=True).get(task) is None     # --restart
+    assert [p.name for p in (tmp_path / "results").iterdir()] == []
+
+
+def test_resources_option_is_checked():
+    from dgm_staff.cluster import parse_resources
+
+    assert parse_resources("GPU=1") == {"GPU": 1.0}
+    assert parse_resources(None) is None
+    for bad in ("GPU", "GPU=one", "=1"):
+        with pytest.raises(SystemExit, match="NAME=AMOUNT"):
+            parse_resources(bad)
