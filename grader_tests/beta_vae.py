@@ -13,7 +13,7 @@ import sympy as sp
 import torch
 
 from dgm.checks import beta_vae as visible
-from grader_tests import symbolic
+from grader_tests import randomised, symbolic
 from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, backward, call, close, on_another_device,
                                 require_tensor)
@@ -134,6 +134,7 @@ def check_kl_diagonal_gaussian(fn, level: str = "visible"):
     out = call(what, fn, torch.zeros(3, 4), torch.ones(3, 4))
     if not close(out, torch.zeros(3)):
         raise CheckFailed(what, "is not 0 when q is the prior", "KL(p || p) = 0")
+    randomised.check("kl_diagonal_gaussian", fn)
     # Inputs on another device than the CPU (a GPU): torch.ones(mu.shape) is on the CPU.
     on_another_device(what, fn, *visible.gaussian_inputs(4, 3, 2),
                       hint="write constants as Python numbers (sigma_square + mu ** 2 - 1 - "
@@ -152,6 +153,7 @@ def check_beta_vae_loss(fn, level: str = "visible"):
         seed, batch, dim, latent, beta = case
         with _fresh_if(seed, fresh):
             _check_loss_case(what, fn, case)
+    randomised.check("beta_vae_loss", fn)
 
 
 def _loss_gradients(x, x_recon, mu, var, beta):
@@ -200,6 +202,7 @@ def check_log_aggregate_posterior(fn, level: str = "visible"):
     if not close(out, ref_log_aggregate_posterior(z, mu, var), atol=1e-3, rtol=1e-5):
         raise CheckFailed(what, "is inaccurate far from the components",
                           "use torch.logsumexp")
+    randomised.check("log_aggregate_posterior", fn)
     # Inputs on another device than the CPU (a GPU): log N made as torch.log(torch.Tensor([N]))
     # is on the CPU.
     on_another_device(what, fn, *visible.aggregate_inputs(4, 5, 3, 2),

@@ -13,7 +13,7 @@ import sympy as sp
 import torch
 
 from dgm.checks import echo as visible
-from grader_tests import symbolic
+from grader_tests import randomised, symbolic
 from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, backward, call, close, explain_mismatch, generator,
                                 known_mistakes, on_another_device, require_tensor)
@@ -139,6 +139,7 @@ def check_echo_sample(fn, level: str = "visible"):
                                 f"{a ** 2 / (1 - sv ** 2):.2f}",
                           "draw every echo x_k independently (a new random index per term and "
                           "per example)")
+    randomised.check("echo_sample", fn)
     # Inputs on another device than the CPU (a GPU): a product started as torch.ones(B, D) is
     # on the CPU.
     g = generator(8)
@@ -165,3 +166,4 @@ def check_echo_rate(fn, level: str = "visible"):
         out = require_tensor(what, call(what, fn, s_neg), (1,))
         if not close(out, torch.tensor([-torch.log(torch.tensor(0.125))])):
             raise CheckFailed(what, "is wrong (or NaN) for negative s", "take log|s|: torch.abs")
+    randomised.check("echo_rate", fn)

@@ -30,7 +30,7 @@ from torch import nn
 
 from dgm.checks import gan as visible
 from dgm.checks.gan import DNET_TABLE, check_layers, gnet_table  # noqa: F401
-from grader_tests import symbolic
+from grader_tests import randomised, symbolic
 from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (GLOBAL_DEVICE, OTHER_DEVICE, CheckFailed, call, close, generator,
                                 on_another_device, require_tensor)
@@ -348,6 +348,7 @@ def check_d_loss(fn, level: str = "visible"):
                                     f"batch (as the FC GAN's minibatch-spread feature does) it "
                                     f"returned {float(out.detach()):.5f}, expected "
                                     f"{float(ref):.5f}", separately)
+    randomised.check("d_loss", fn)
     # The networks and batches on another device than the CPU (a GPU): labels made with
     # torch.ones(n, 1) are on the CPU. On meta tensors first, on the stand-in where meta tensors
     # cannot run the loss (a print of loss.item()); only tensors on two devices count.
@@ -374,6 +375,7 @@ def check_g_loss(fn, level: str = "visible"):
         _same_gradient(what, g, reference, "the generator",
                        "return BCE[D(G(z)), 1] computed from the logits (nn.BCEWithLogitsLoss), "
                        "and nothing else")
+    randomised.check("g_loss", fn)
     d, g, _, z = visible.loss_setup()
     on_another_device(what, fn, d, g, z, hint=LABELS_HINT)
 
@@ -424,6 +426,7 @@ def check_sample_z(fn, level: str = "visible"):
     # stand-in where meta tensors cannot run the sampler, e.g. torch.distributions.Uniform).
     hint = ("create the codes on the device asked for: pass device=device to torch.rand "
             "(torch.rand(n, zdim, device=device)); codes made on the CPU break training on a GPU")
+    randomised.check("sample_z", fn)
     out = on_another_device(what, fn, 3, 5, OTHER_DEVICE, hint=hint, returns=False)
     if out is None:
         return

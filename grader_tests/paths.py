@@ -23,7 +23,7 @@ import torch
 
 from dgm.checks import paths as visible
 from dgm.checks.paths import BumpG, LinearG  # noqa: F401 - the test generators
-from grader_tests import symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
+from grader_tests import randomised, symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
 from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, call, close, generator, on_another_device,
                                 require_tensor, with_globals)
@@ -195,6 +195,7 @@ def check_path_energy(fn, level: str = "visible"):
         visible.energy_case(what, fn, g, x_a, x_b, paths["coarse"], paths["fine"],
                             paths["uneven"],
                             slip_values(g, paths["fine"], paths["exact"], x_a, x_b))
+    randomised.check("path_energy", fn)
     # The generator and the path on another device than the CPU (a GPU): a sum started as
     # torch.zeros(1) is on the CPU.
     g, x_a, x_b = visible.energy_setup()

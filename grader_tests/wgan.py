@@ -17,7 +17,7 @@ import torch
 
 from dgm.checks import wgan as visible
 from dgm.checks.wgan import RecordingCritic
-from grader_tests import symbolic  # noqa: F401 - test cells call checks.symbolic
+from grader_tests import randomised, symbolic  # noqa: F401 - test cells call checks.symbolic
 from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, backward, call, close, generator, on_another_device,
                                 require_tensor)
@@ -178,6 +178,7 @@ def check_gradient_penalty(fn, level: str = "visible"):
     if not bool(real.requires_grad is False and fake.requires_grad is False):
         raise CheckFailed(what, "changed requires_grad of its inputs",
                           "leave real and fake unchanged; set requires_grad on x_hat")
+    randomised.check("gradient_penalty", fn)
     # The critic and the batches on another device than the CPU (a GPU): eps drawn by
     # torch.rand(batch, 1, 1, 1), or grad_outputs=torch.ones(scores.shape), is on the CPU.
     real, fake = (torch.rand(6, 1, 2, 2, generator=generator(seed)) for seed in (3, 4))
@@ -214,6 +215,7 @@ def check_critic_loss(fn, level: str = "visible"):
                                         "value is right",
                                   "return critic(fake).mean() - critic(real).mean() computed "
                                   "with torch operations on the scores")
+    randomised.check("critic_loss", fn)
 
 
 def check_generator_loss(fn, level: str = "visible"):
@@ -231,3 +233,4 @@ def check_generator_loss(fn, level: str = "visible"):
         visible.diagnose_generator_loss(what, out, values)
         fake.requires_grad_(True)
         visible.generator_loss_trains(what, fn, critic, fake)
+    randomised.check("generator_loss", fn)

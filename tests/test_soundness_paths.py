@@ -27,7 +27,10 @@ from tests.test_grader_vae import fails
 
 
 def _seed(monkeypatch, seed):
-    monkeypatch.setattr(paths, "grading_seed", lambda: seed)
+    from grader_tests import randomised
+
+    for module in (paths, randomised):
+        monkeypatch.setattr(module, "grading_seed", lambda: seed)
 
 
 # ------------------------------------------------------------------------ find_path -----------
