@@ -370,6 +370,10 @@ def run(notebooks, functions=None, kinds=KINDS, limit_s: float = CHECK_LIMIT_S, 
     return report
 
 
+#: The heading of the hand-written part of the report, kept when the table is written again.
+DIAGNOSIS = "## Diagnosis of the survivors"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--notebook", nargs="+", choices=sorted(NOTEBOOKS), default=None)
@@ -386,7 +390,13 @@ def main(argv=None) -> int:
     text = report.markdown(notebooks)
     print(text)
     if args.out:
-        args.out.write_text(text)
+        # keep the hand-written diagnosis of the survivors that follows the generated part
+        kept = ""
+        if args.out.exists() and DIAGNOSIS in args.out.read_text():
+            kept = DIAGNOSIS + args.out.read_text().split(DIAGNOSIS, 1)[1]
+        args.out.write_text(text + ("\n" + kept if kept else ""))
+        from dgm_staff.bench.report import update_mutation_score
+        update_mutation_score(args.out.parent / "REPORT.md")
     return 0
 
 

@@ -4,6 +4,8 @@ the hidden check, or is listed below as equivalent."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dgm_staff import mutants as mut
@@ -58,3 +60,29 @@ def test_mutation_is_one_site():
     for m in mut.generate("02_beta_vae", "beta_vae_loss"):
         old, new = m.diff.split("  ->  ")
         assert " | " not in old and " | " not in new and old != new
+
+
+def test_the_benchmark_report_shows_the_mutation_table(tmp_path):
+    from dgm_staff.bench import report
+
+    (tmp_path / "MUTANTS.md").write_text(
+        "# Mutation test\n\n| notebook | mutants | killed | survived | score |\n|---|---|---|---|---|\n"
+        "| 01_vae | 10 | 9 | 1 | 90% |\n\n## Survivors\n\n- `x`\n")
+    (tmp_path / "REPORT.md").write_text("# Report\n\n## 5. Autograde\n\n## 6. Reproducibility\n")
+    report.update_mutation_score(tmp_path / "REPORT.md")
+    first = (tmp_path / "REPORT.md").read_text()
+    assert "| 01_vae | 10 | 9 | 1 | 90% |" in first
+    assert first.index("5c. Mutation score") < first.index("## 6. Reproducibility")
+    (tmp_path / "MUTANTS.md").write_text((tmp_path / "MUTANTS.md").read_text()
+                                         .replace("| 9 | 1 | 90%", "| 10 | 0 | 100%"))
+    report.update_mutation_score(tmp_path / "REPORT.md")
+    second = (tmp_path / "REPORT.md").read_text()
+    assert "| 01_vae | 10 | 10 | 0 | 100% |" in second and "90%" not in second
+    assert second.count("5c. Mutation score") == 1
+
+
+def test_the_committed_report_is_in_step_with_the_mutation_table():
+    root = Path(__file__).resolve().parent.parent / "benchmarks"
+    rows = [line for line in (root / "MUTANTS.md").read_text().split("## Survivors")[0]
+            .splitlines() if line.startswith("| 0")]
+    assert rows and all(row in (root / "REPORT.md").read_text() for row in rows)

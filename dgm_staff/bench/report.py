@@ -529,6 +529,7 @@ def render(run: Path, dest: Path, repeat: Path | None = None) -> tuple[str, str]
         out += ["Not measured in this run.", ""]
 
     out += grading_scale_block(dest)
+    out += mutation_block(dest)
 
     # 6. reproducibility
     out += ["## 6. Reproducibility", "",
@@ -607,6 +608,41 @@ def update_grading_scale(report: Path, data: Path) -> None:
     else:
         text = text.replace("## 6. Reproducibility", block + "\n## 6. Reproducibility", 1)
     Path(report).write_text(text)
+
+
+MUTATION_BEGIN = "<!-- mutation-score: python -m dgm_staff.mutants --out benchmarks/MUTANTS.md -->"
+MUTATION_END = "<!-- /mutation-score -->"
+
+
+def mutation_block(dest: Path) -> list[str]:
+    """Section 5c, the mutation score of the hidden checks, from the table of ``MUTANTS.md``."""
+    path = Path(dest) / "MUTANTS.md"
+    if not path.exists():
+        return []
+    table = [line for line in path.read_text().split("## Survivors")[0].splitlines()
+             if line.startswith("|")]
+    return [MUTATION_BEGIN, "## 5c. Mutation score of the graders", "",
+            "`python -m dgm_staff.mutants` applies standard mutations (sign, sum vs mean, a "
+            "missing detach, off by one, a constant return, a NaN return, a dropped term) to "
+            "every graded reference function and runs each mutant against its hidden check; a "
+            "mutant is killed when the check fails it. Survivors, and why each survives or what "
+            "was done about it: [MUTANTS.md](MUTANTS.md).", "", *table, "", MUTATION_END, ""]
+
+
+def update_mutation_score(report: Path) -> None:
+    """Put section 5c into an existing ``REPORT.md`` (replacing it, or before section 6)."""
+    report = Path(report)
+    if not report.exists():
+        return
+    text = report.read_text()
+    block = "\n".join(mutation_block(report.parent))
+    if MUTATION_BEGIN in text:
+        pattern = re.compile(re.escape(MUTATION_BEGIN) + ".*?" + re.escape(MUTATION_END)
+                             + "\n\n?", re.S)
+        text = pattern.sub(lambda _: block + "\n", text)
+    else:
+        text = text.replace("## 6. Reproducibility", block + "\n## 6. Reproducibility", 1)
+    report.write_text(text)
 
 
 def write_report(run: Path, dest: Path, repeat: Path | None = None,
