@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 
-import sympy as sp
 import torch
 
 from dgm.checks import wgan as visible

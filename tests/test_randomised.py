@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import math
 
 import pytest
 import torch
