@@ -9,7 +9,6 @@ must keep full marks. Expected scores come from the points of the test cells, ne
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import nbformat
@@ -18,6 +17,7 @@ from nbgrader import utils
 
 from dgm_staff import course, review
 from dgm_staff.pipeline import LimitOutputSize, NoPartialCredit
+from tests.helpers import notebook, setup_cell, solution_cell, test_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_vae"
@@ -25,19 +25,9 @@ NAME = "01_vae"
 
 def _nb(*cells):
     """A notebook whose first cell is a locked set-up cell and whose others are solutions."""
-    setup = nbformat.v4.new_code_cell("from grader_tests import vae as checks\nimport torch")
-    setup.metadata["nbgrader"] = {"locked": True, "grade": False, "solution": False,
-                                  "grade_id": "setup", "schema_version": 3}
-    test = nbformat.v4.new_code_cell("checks.check(f)")
-    test.metadata["nbgrader"] = {"locked": True, "grade": True, "solution": False,
-                                 "grade_id": "t", "points": 1, "schema_version": 3}
-    sols = []
-    for k, src in enumerate(cells):
-        c = nbformat.v4.new_code_cell(src)
-        c.metadata["nbgrader"] = {"locked": False, "grade": False, "solution": True,
-                                  "grade_id": f"s{k}", "schema_version": 3}
-        sols.append(c)
-    return nbformat.v4.new_notebook(cells=[setup, *sols, test])
+    return notebook(setup_cell("from grader_tests import vae as checks\nimport torch"),
+                    *(solution_cell(src, f"s{k}") for k, src in enumerate(cells)),
+                    test_cell("checks.check(f)", "t"))
 
 
 ATTACKS = {
@@ -102,10 +92,7 @@ def test_scan_reads_cells_a_student_added():
 
 
 def _graded_cell(outputs):
-    cell = nbformat.v4.new_code_cell("checks.check(f)", outputs=outputs)
-    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True,
-                                 "grade_id": "t", "points": 2, "schema_version": 3}
-    return cell
+    return test_cell("checks.check(f)", "t", points=2, outputs=outputs)
 
 
 def _result(text):
@@ -231,20 +218,53 @@ def _submissions(release_nb, solutions):
     return subs
 
 
+#: The part of the notebook the hostile cases are graded on: its budget and set-up cells, then the
+#: graded functions from FIRST to LAST with their visible and hidden tests (the buggy example's
+#: two bugs, and the cell after which every case is inserted, lie in between). The written
+#: answers, the decoder and the training and figure cells come before the insertion point or after
+#: every test a case could pass, and would only make each of the 34 gradings slower.
+FIRST, LAST = "logpdf_diagonal_gaussian", "test_elbo_hidden"
+
+
+def _graded_part(source_nb):
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in source_nb.cells]
+    start, end = ids.index(FIRST), ids.index(LAST)
+    head = [c for c, gid in zip(source_nb.cells[:start], ids[:start]) if gid in (None, "setup")]
+    part = nbformat.from_dict(source_nb)
+    part.cells = head + source_nb.cells[start:end + 1]
+    return part
+
+
+def test_the_graded_part_holds_the_bugs_and_the_insertion_point():
+    part = _graded_part(nbformat.read(ROOT / "solutions" / NAME / f"{NAME}.ipynb", 4))
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in part.cells]
+    assert ids.index("setup") < ids.index("sample_diagonal_gaussian") < \
+        ids.index("test_sample_gaussian_hidden")
+    assert set(course.EXAMPLE_BUGS[NAME]) <= set(ids)
+    assert "train" not in ids and "decoder" not in ids
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
-    course.generate_release(root / "release", names=[NAME], course=root)
-    release_nb = nbformat.read(root / "release" / NAME / f"{NAME}.ipynb", 4)
-    subs = _submissions(release_nb, course._solution_sources(NAME)[f"{NAME}.ipynb"])
-    for student, nb in subs.items():
-        target = root / "submitted" / student / NAME / f"{NAME}.ipynb"
-        target.parent.mkdir(parents=True)
-        nbformat.write(nb, target)
-    watched = [ROOT / "grader_tests" / "vae.py", ROOT / "dgm" / "checks" / "vae.py"]
-    before = [p.read_bytes() for p in watched]
-    course.grade_course(root, [NAME], list(subs))
-    assert [p.read_bytes() for p in watched] == before      # nothing reached the course's files
+    # nbgrader's own layout (source/ in the course folder), which reads_hidden_tests looks for
+    source = root / "source"
+    part = _graded_part(nbformat.read(ROOT / "solutions" / NAME / f"{NAME}.ipynb", 4))
+    (source / NAME).mkdir(parents=True)
+    nbformat.write(part, source / NAME / f"{NAME}.ipynb")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(course, "solutions_dir", lambda: source)
+        course.generate_release(root / "release", names=[NAME], course=root)
+        release_nb = nbformat.read(root / "release" / NAME / f"{NAME}.ipynb", 4)
+        subs = _submissions(release_nb, course._solution_sources(NAME)[f"{NAME}.ipynb"])
+        for student, nb in subs.items():
+            target = root / "submitted" / student / NAME / f"{NAME}.ipynb"
+            target.parent.mkdir(parents=True)
+            nbformat.write(nb, target)
+        watched = [ROOT / "grader_tests" / "vae.py", ROOT / "dgm" / "checks" / "vae.py"]
+        before = [p.read_bytes() for p in watched]
+        course.grade_course(root, [NAME], list(subs))
+        assert [p.read_bytes() for p in watched] == before  # nothing reached the course's files
     return root, {r.student: r for r in course.grade_rows(root)}
 
 
