@@ -222,7 +222,7 @@ def _submissions(release_nb, solutions):
 #: graded functions from FIRST to LAST with their visible and hidden tests (the buggy example's
 #: two bugs, and the cell after which every case is inserted, lie in between). The written
 #: answers, the decoder and the training and figure cells come before the insertion point or after
-#: every test a case could pass, and would only make each of the 34 gradings slower.
+#: every test a case could pass, and would only make each of the 28 gradings slower.
 FIRST, LAST = "logpdf_diagonal_gaussian", "test_elbo_hidden"
 
 
