@@ -14,8 +14,13 @@ The leak finder is proven both ways: it finds planted copies, and passes ordinar
 from __future__ import annotations
 
 import ast
+import json
 import os
+import re
+import shutil
+import subprocess
 import sys
+import sysconfig
 import zipfile
 from pathlib import Path
 
@@ -26,6 +31,8 @@ from dgm_staff import course, leaks
 from tests.test_release import hidden_lines
 
 ROOT = Path(__file__).resolve().parent.parent
+#: What an environment like Colab lacks, and the bundle must therefore not ask for.
+EXCLUDED = ("nbgrader", "jupyterlab", "distributed", "hypothesis")
 STAFF_ONLY = {"solutions", "grader_tests", "dgm_staff", "derivations", "tests", "scripts",
               "benchmarks", ".ci"}
 
@@ -49,7 +56,28 @@ def test_the_bundle_holds_only_student_files(bundle):
     with zipfile.ZipFile(archive) as zf:
         assert {n.split("/", 1)[1] for n in zf.namelist()} == files
     pyproject = (folder / "pyproject.toml").read_text()
-    assert "[project.optional-dependencies]" not in pyproject and "pytest" not in pyproject
+    assert "pytest" not in pyproject and "[tool.pytest" not in pyproject
+    import tomllib
+
+    project = tomllib.loads(pyproject)["project"]
+    assert project["optional-dependencies"] == {"local": ["jupyterlab>=4.2", "nbgrader==0.9.6"]}
+    names = {re.match(r"[A-Za-z0-9_.-]+", d).group(0).lower() for d in project["dependencies"]}
+    assert {"torch", "torchvision", "ipykernel"} <= names
+    assert not names & (set(EXCLUDED) | {"jupyter-server-mathjax"})
+
+
+def test_colab_links_point_at_every_notebook_of_the_repository_set(tmp_path):
+    folder, _ = course.build_bundle(tmp_path / "b", release=False,
+                                    colab_repo="https://github.com/teacher/dgm-course/tree/2026")
+    readme = (folder / "README.md").read_text()
+    for path in sorted((folder / "notebooks").glob("*/*.ipynb")):
+        rel = path.relative_to(folder).as_posix()
+        assert (f"https://colab.research.google.com/github/teacher/dgm-course/blob/2026/{rel}"
+                in readme), rel
+    plain, _ = course.build_bundle(tmp_path / "c", release=False)
+    assert "colab.research.google.com" not in (plain / "README.md").read_text()
+    with pytest.raises(ValueError, match="not a GitHub repository address"):
+        course.colab_links("https://gitlab.com/teacher/dgm-course", [])
 
 
 def test_the_bundle_holds_no_graded_definition_statement_or_formula(bundle):
@@ -222,3 +250,105 @@ def test_a_release_notebook_runs_its_visible_tests_from_the_bundle_alone(bundle,
               if o.get("output_type") == "error"]
     assert errors == []
     assert sys.modules.get("dgm") is None or "student-bundle" not in sys.modules["dgm"].__file__
+
+
+# ------------------------------------------------------------------------ preinstalled torch ----
+def _dist_name(entry: str) -> str:
+    return re.sub(r"[-_.]+", "-", entry.removesuffix(".dist-info").rsplit("-", 1)[0]).lower()
+
+
+@pytest.fixture(scope="module")
+def preinstalled(tmp_path_factory):
+    """A fresh environment that already has this machine's torch, torchvision and the rest of
+    the scientific stack (as Colab has), but no nbgrader, JupyterLab or staff tools: a venv
+    whose site-packages links every installed distribution of this one except those."""
+    env = tmp_path_factory.mktemp("preinstalled") / "env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True,
+                   timeout=120)
+    python = env / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    target = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig."
+                                  "get_paths()['purelib'])"], capture_output=True, text=True,
+                                 check=True).stdout.strip())
+    source = Path(sysconfig.get_paths()["purelib"])
+    hidden = set(EXCLUDED) | {"jupyter-server-mathjax", "dgm-course"}
+    dropped_tops = set()
+    for entry in source.glob("*.dist-info"):
+        if _dist_name(entry.name) in hidden:
+            top = entry / "top_level.txt"
+            dropped_tops |= set(top.read_text().split()) if top.exists() else set()
+            dropped_tops.add(_dist_name(entry.name).replace("-", "_"))
+    for entry in source.iterdir():
+        if entry.name.endswith(".dist-info") and _dist_name(entry.name) in hidden:
+            continue
+        if entry.name.split(".")[0] in dropped_tops or entry.suffix == ".pth" \
+                or entry.name.startswith("__editable__") or entry.name == "dgm":
+            continue
+        (target / entry.name).symlink_to(entry)
+    assert (target / "torch").exists() and not (target / "nbgrader").exists()
+    return python
+
+
+def _pip(python: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """This environment's pip, installing into ``python``'s environment, offline."""
+    return subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install",
+                           "--no-index", "--no-build-isolation", "--disable-pip-version-check",
+                           *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_the_bundle_installs_over_an_existing_torch_and_pulls_no_staff_tool(bundle, preinstalled,
+                                                                             tmp_path):
+    folder = shutil.copytree(bundle[0], tmp_path / "student-bundle")
+    run = _pip(preinstalled, folder, "--dry-run", "--report", str(tmp_path / "r.json"), ".")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    installs = [i["metadata"]["name"] for i in json.loads((tmp_path / "r.json").read_text())
+                ["install"]]
+    assert installs == ["dgm-course"], f"pip would also install {installs}"
+    # both ways: the [local] extra asks for what this environment lacks (offline, pip says so)
+    run = _pip(preinstalled, folder, "--dry-run", ".[local]")
+    assert run.returncode != 0 and re.search(r"nbgrader|jupyterlab", run.stderr), run.stderr
+
+
+@pytest.mark.slow
+def test_notebook_01_runs_at_the_smoke_budget_with_the_bundle_installed(bundle, preinstalled,
+                                                                        tmp_path):
+    from nbclient import NotebookClient
+
+    folder = shutil.copytree(bundle[0], tmp_path / "student-bundle")
+    run = _pip(preinstalled, folder, "--no-deps", ".")
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    where = subprocess.run([str(preinstalled), "-c", "import dgm, torch; print(dgm.__file__)"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert where.returncode == 0 and str(folder) not in where.stdout, where.stderr
+    kernels = tmp_path / "jupyter" / "kernels" / "bundle"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [str(preinstalled), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "bundle", "language": "python"}))
+    name = "01_vae"
+    work = tmp_path / "work"
+    work.mkdir()
+    nb = course.filled_submission(nbformat.read(folder / "notebooks" / name / f"{name}.ipynb", 4),
+                                  course._solution_sources(name)[f"{name}.ipynb"])
+    nb.cells.insert(0, nbformat.v4.new_code_cell(
+        "import importlib.util, sys\n"
+        f"assert sys.executable == {str(preinstalled)!r}, sys.executable\n"
+        "for staff in ('nbgrader', 'jupyterlab', 'grader_tests', 'dgm_staff'):\n"
+        "    assert importlib.util.find_spec(staff) is None, staff\n"))
+    from dgm.data import data_root
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env.update(DGM_BUDGET="smoke", DGM_OUTPUT=str(tmp_path / "outputs"), DGM_DATA=str(data_root()),
+               JUPYTER_PATH=str(tmp_path / "jupyter"))
+    old = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        NotebookClient(nb, timeout=600, kernel_name="bundle",
+                       resources={"metadata": {"path": str(work)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    errors = [(k, o.get("ename"), o.get("evalue")) for k, c in enumerate(nb.cells)
+              if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert errors == []
