@@ -37,6 +37,7 @@ def _percentile(values: list[float], q: float) -> float:
 def _external(tmp: Path, workers: int = 2):
     """(address, processes) of a scheduler and ``workers`` workers started on 127.0.0.1."""
     bindir = Path(sys.executable).parent
+    tmp.mkdir(parents=True, exist_ok=True)
     sfile = tmp / "scheduler.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env,
