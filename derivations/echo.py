@@ -55,15 +55,42 @@ def linear_gaussian_rate():
     return {"entropy": entropy, "mi": mi.subs(t, sp.Abs(s)), "expected": -sp.log(sp.Abs(s))}
 
 
-def rate_sign():
-    """For the series to converge |det S| < 1, so log|det S| < 0: the rate is −E log|det S|
-    (≥ 0); the sign-less "E log det S" would be a negative mutual information."""
-    d = sp.Symbol("d", positive=True)
-    return {"rate_at": -sp.log(d), "positive_for_d_below_1": sp.Lt(d, 1)}
+def rate_sign(D: int = 3):
+    """(b) The sign, derived for a diagonal S(x) of D contractions. Convergence of the series
+    needs every |s_d| < 1: write |s_d| = 1/(1 + w_d) with w_d > 0. Then the rate
+    −log|det S| = Σ_d log(1 + w_d) is positive for every such S, while the sign-less
+    "log|det S|" is negative for every such S: it cannot be a mutual information."""
+    w = sp.symbols(f"w0:{D}", positive=True)
+    abs_det = sp.Mul(*[1 / (1 + wd) for wd in w])
+    rate = sp.expand_log(-sp.log(abs_det), force=True)
+    signless = sp.expand_log(sp.log(abs_det), force=True)
+    return {"rate": rate, "signless": signless, "w": w,
+            "rate_positive": rate.is_positive, "signless_negative": signless.is_negative}
+
+
+def binary_counterexample(s_value=sp.Rational(2, 5)):
+    """When the assumptions of (b) fail. x uniform on {−1, 1}, m(x) = x, constant s < 1/2: the
+    code z = x + Σ_{k≥1} s^k x_k (x_k i.i.d. like x) has no density (a Cantor-like law), and the
+    tail is at most s/(1 − s) < 1 in absolute value, so sign(z) = x: z determines x and
+    I(x;z) = H(x) = log 2, whatever s is — not the −log s that the density-based formula gives."""
+    k_ = sp.Symbol("k", integer=True, positive=True)
+    tail_bound = sp.summation(s_value ** k_, (k_, 1, sp.oo))
+    half = sp.Rational(1, 2)
+    mi = sp.simplify(-2 * half * sp.log(half))  # I = H(x) − H(x|z), H(x|z) = 0 as sign(z) = x
+    return {"tail_bound": sp.nsimplify(tail_bound), "mi": mi, "formula": -sp.log(s_value)}
 
 
 def clip_for_truncation(d_max: int, eps: float = 2.0 ** -23):
-    """Truncating after d_max terms neglects a tail whose coefficient is a product of d_max
-    factors |s| ≤ s_max: it is below float32's eps when s_max = eps^(1/d_max)."""
-    s_max = sp.Float(eps) ** (sp.Rational(1, d_max))
-    return {"s_max": s_max, "tail_factor": s_max ** d_max}
+    """Truncating the series after d_max terms: with every |s| ≤ s_max and |m| ≤ M, the neglected
+    tail Σ_{k≥d_max} s_max^k M, relative to the whole series' bound Σ_{k≥0} s_max^k M, is
+    s_max^d_max (summed here, not assumed). The largest s_max that keeps it below float32's eps
+    solves s_max^d_max = eps: s_max = eps^(1/d_max), about 0.727 for d_max = 50."""
+    r = sp.Symbol("r", positive=True)
+    k_ = sp.Symbol("k", integer=True, nonnegative=True)
+    tail = sp.summation(r ** k_, (k_, d_max, sp.oo)).args[0][0]       # the |r| < 1 branch
+    whole = sp.summation(r ** k_, (k_, 0, sp.oo)).args[0][0]
+    relative = sp.simplify(tail / whole)
+    roots = [v for v in sp.solve(sp.Eq(relative, sp.Float(eps)), r) if v.is_real and 0 < v < 1]
+    (s_max,) = roots
+    return {"relative_tail": relative, "s_max": s_max, "r": r,
+            "tail_factor": relative.subs(r, s_max)}

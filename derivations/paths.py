@@ -38,11 +38,63 @@ def reparametrisation_invariance():
 
 def straight_line_energy():
     """On a straight segment from a to b (length L) with f linear along it, f = f_a + (f_b − f_a)t,
-    U = L (f_a + f_b)/2 exactly: the trapezoid rule is exact for one segment of a linear f, and
-    second-order accurate in general."""
+    U = L (f_a + f_b)/2 exactly: the trapezoid rule is exact for one segment of a linear f."""
     fa, fb, L = sp.symbols("f_a f_b L", positive=True)
     exact = sp.integrate((fa + (fb - fa) * t) * L, (t, 0, 1))
     return {"exact": sp.simplify(exact), "trapezoid": L * (fa + fb) / 2}
+
+
+def quadrature_order(order: int = 4):
+    """The quadrature's accuracy on a curved path with a nonlinear cost (the example's
+    Z(t) = (t, t²), f(z) = 1 + z₁² + z₂), derived as series in the segment's parameter length h.
+
+    On one segment [τ, τ + h] the exact contribution is ∫ f(Z(t)) ‖Z'(t)‖ dt (the integrand's
+    Taylor series in t − τ, integrated term by term); the rules use the chord ‖Z(τ+h) − Z(τ)‖.
+    The trapezoid's and the midpoint rule's local errors start at h³ (their h⁰, h¹, h² terms
+    vanish), so over K = 1/h segments the error is h² ∫₀¹ c(τ) dτ + O(h³) = O(1/K²): second
+    order. A left Riemann sum's local error starts at h², a first-order rule. Returns the
+    local-error series' coefficients and the predicted constant of the trapezoid's global error
+    (``global_constant``: error ≈ global_constant / K²)."""
+    tau, h, sig = sp.symbols("tau h sigma", positive=True)
+    Z, f = _example()
+
+    def point(v):
+        return Z.subs(t, v)
+
+    integrand = f(Z) * sp.sqrt(sum(c ** 2 for c in Z.diff(t)))
+    local = sp.series(integrand.subs(t, tau + sig), sig, 0, order).removeO()
+    exact = sp.integrate(local, (sig, 0, h))
+    chord = sp.sqrt(sum(c ** 2 for c in (point(tau + h) - point(tau))))
+    rules = {"trapezoid": (f(point(tau)) + f(point(tau + h))) / 2 * chord,
+             "midpoint": f(point(tau + h / 2)) * chord,
+             "left": f(point(tau)) * chord}
+    coefficients = {}
+    for name, rule in rules.items():
+        err = sp.expand(sp.series(rule - exact, h, 0, order).removeO())
+        coefficients[name] = [sp.simplify(err.coeff(h, j)) for j in range(order)]
+    constant = sp.integrate(coefficients["trapezoid"][3], (tau, 0, 1))
+    return {"coefficients": coefficients, "global_constant": sp.simplify(constant),
+            "tau": tau}
+
+
+def trapezoid_errors(Ks=(8, 16, 32, 64)):
+    """The trapezoid rule of notebook 06 on the example's curved path with K segments, against
+    the integral (numerically, 30 digits): the errors, to compare with global_constant / K²."""
+    Z, f = _example()
+    integrand = f(Z) * sp.sqrt(sum(c ** 2 for c in Z.diff(t)))
+    exact = sp.Integral(integrand, (t, 0, 1)).evalf(30)
+    import mpmath
+
+    mpmath.mp.dps = 30
+    Zf = sp.lambdify(t, Z, "mpmath")
+    ff = sp.lambdify(t, f(Z), "mpmath")
+    out = {}
+    for K in Ks:
+        ts = [mpmath.mpf(k) / K for k in range(K + 1)]
+        total = mpmath.fsum((ff(a) + ff(b)) / 2 * mpmath.norm(Zf(b) - Zf(a))
+                            for a, b in zip(ts, ts[1:]))
+        out[K] = sp.Float(total - mpmath.mpf(str(exact)), 20)
+    return out
 
 
 def square_bound():

@@ -47,8 +47,22 @@ def bernoulli_pixel_cases():
 
 
 def encoder_output_count(dim: int) -> dict:
-    """(b) a diagonal Gaussian needs D means and D variances; a full one D + D(D+1)/2."""
-    return {"diagonal": 2 * dim, "full": dim + dim * (dim + 1) // 2}
+    """(b) How many numbers the encoder must output: the free parameters of the Gaussian
+    N(μ, Σ) over R^dim, counted as the distinct symbols of its log-density other than z. With a
+    diagonal Σ = diag(v) these are the D means and D variances; with a full symmetric Σ, D means
+    and D(D+1)/2 covariances."""
+    zs = sp.Matrix(sp.symbols(f"z0:{dim}", real=True))
+    mu = sp.Matrix(sp.symbols(f"mu0:{dim}", real=True))
+    diagonal = sp.diag(*sp.symbols(f"v0:{dim}", positive=True))
+    full = sp.Matrix(dim, dim, lambda i, j: sp.Symbol(f"c{min(i, j)}{max(i, j)}", real=True))
+
+    def parameters(cov):
+        d = zs - mu
+        log_density = -(d.T * cov.inv() * d)[0] / 2 - sp.log(cov.det()) / 2 \
+            - dim * sp.log(2 * sp.pi) / 2
+        return len(log_density.free_symbols - set(zs))
+
+    return {"diagonal": parameters(diagonal), "full": parameters(full)}
 
 
 def elbo_linear_gaussian():

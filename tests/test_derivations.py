@@ -42,8 +42,9 @@ def test_a_bernoulli_pixel():
     assert r["log_form_gap"] == 0
 
 
-def test_b_encoder_outputs():
+def test_b_encoder_outputs_counted_from_the_gaussian_density():
     assert V.encoder_output_count(2) == {"diagonal": V.ENCODER_OUTPUTS, "full": 5}
+    assert V.encoder_output_count(3) == {"diagonal": 6, "full": 9}
 
 
 def test_c_elbo_split_and_jensen_gap():
@@ -161,15 +162,31 @@ def test_03_linear_gaussian_stationary_law():
 def test_03_rate_is_minus_log_abs_s():
     r = E.linear_gaussian_rate()
     assert sp.simplify(r["mi"] - r["expected"]) == 0
-    assert sp.N(r["mi"].subs(E.s, sp.Rational(1, 2))) > 0          # a mutual information is >= 0
-    # The sign-less statement "I = log|s|" would be negative for every convergent |s| < 1.
-    assert sp.N(-r["expected"].subs(E.s, sp.Rational(1, 2))) < 0
+    # For every convergent |s| = 1/(1 + w) < 1 the rate is positive, the sign-less one negative.
+    w = sp.Symbol("w", positive=True)
+    assert sp.simplify(r["mi"].subs(E.s, 1 / (1 + w))).is_positive
+    assert sp.simplify(-r["mi"].subs(E.s, 1 / (1 + w))).is_negative
+
+
+def test_03b_rate_sign_for_every_contracting_diagonal_s():
+    r = E.rate_sign(3)
+    assert r["rate_positive"] is True and r["signless_negative"] is True
+    assert sp.simplify(r["rate"] + r["signless"]) == 0
+
+
+def test_03b_the_formula_needs_a_density():
+    r = E.binary_counterexample(sp.Rational(2, 5))
+    assert r["tail_bound"] == sp.Rational(2, 3) and r["tail_bound"] < 1     # sign(z) = x
+    assert r["mi"] == sp.log(2)
+    assert sp.N(r["formula"] - r["mi"]) > 0.2                              # -log 0.4 != log 2
 
 
 def test_03_clip_makes_the_tail_negligible():
     r = E.clip_for_truncation(50)
+    assert r["relative_tail"] == r["r"] ** 50                     # summed, not assumed
     assert float(r["tail_factor"]) <= 2.0 ** -23 * (1 + 1e-9)
-    assert 0.7 < float(r["s_max"]) < 0.75
+    assert 0.72 < float(r["s_max"]) < 0.73
+    assert float(r["relative_tail"].subs(r["r"], 0.75)) > 2.0 ** -23   # a larger clip is not enough
 
 
 # ------------------------------------------------------------------------ notebook 04 ---------
@@ -211,6 +228,7 @@ def test_05a_kl_is_infinite_and_w1_is_the_shift():
     assert r["w1_12"] == sp.Rational(1, 2) and r["w1_13"] == 1
     smoothed = W.kl_to_shifted_uniform(sp.Rational(1, 2))["smoothed"]
     assert sp.simplify(smoothed + sp.log(W.eps) / 2) == 0
+    assert sp.simplify(W.kl_to_shifted_uniform(sp.S(1))["smoothed"] + sp.log(W.eps)) == 0
     t = W.w1_of_a_translation()
     assert t["upper"] == W.theta and t["lower"] == W.theta
     assert W.w1_by_cdfs(sp.Rational(1, 4), sp.Rational(5, 4)) == sp.Rational(1, 4)
@@ -220,14 +238,18 @@ def test_05b_jsd_saturates_at_log2_for_disjoint_supports():
     r = W.jsd_of_a_translation()
     assert r["disjoint"] == sp.log(2) and r["slope_disjoint"] == 0
     assert sp.simplify(r["overlap"] - W.theta * sp.log(2)) == 0
+    assert r["w1_slope"] == 1
     assert W.answers()["jsd_13"] == sp.log(2)
 
 
-def test_05d_gradient_penalty_vanishes_only_at_unit_norm():
+def test_05d_the_penalised_critic_has_slope_near_1_and_estimates_w1():
     r = W.gradient_penalty_optimum()
-    assert r["zero_at"] == [1]
-    g, lam = sp.symbols("g lambda", positive=True)
-    assert sp.simplify(r["slope"] - 2 * lam * (g - 1)) == 0
+    lam = sp.Symbol("lambda", positive=True)
+    assert sp.simplify(r["c_star"] - (1 + W.theta / (2 * lam))) == 0
+    assert r["curvature"].is_negative                                  # a maximum
+    assert r["c_star_limit"] == 1 and r["value_limit"] == W.theta      # W1 as lambda -> oo
+    assert sp.simplify(r["value"] - W.theta - W.theta ** 2 / (4 * lam)) == 0
+    assert r["unpenalised_sup"] == sp.oo                               # why a constraint
 
 
 # ------------------------------------------------------------------------ notebook 06 ---------
@@ -244,6 +266,20 @@ def test_06d_path_energy_ignores_the_parametrisation():
 def test_06_trapezoid_is_exact_on_one_linear_segment():
     r = PATHS.straight_line_energy()
     assert sp.simplify(r["exact"] - r["trapezoid"]) == 0
+
+
+def test_06_trapezoid_and_midpoint_are_second_order_on_a_curved_path():
+    r = PATHS.quadrature_order()
+    c = r["coefficients"]
+    for rule in ("trapezoid", "midpoint"):                  # local error O(h^3): global O(1/K^2)
+        assert c[rule][:3] == [0, 0, 0] and c[rule][3] != 0, rule
+    assert c["left"][:2] == [0, 0] and c["left"][2] != 0    # local O(h^2): first order
+    predicted = float(r["global_constant"])
+    errors = PATHS.trapezoid_errors((8, 16, 32, 64))
+    assert predicted > 0
+    for K, err in errors.items():
+        assert float(err) * K ** 2 == pytest.approx(predicted, rel=0.01), K
+    assert float(errors[32] / errors[64]) == pytest.approx(4, rel=0.01)
 
 
 def test_06e_square_bound():
