@@ -25,8 +25,8 @@ from dgm.checks import paths as visible
 from dgm.checks.paths import BumpG, LinearG  # noqa: F401 - the test generators
 from grader_tests import randomised, symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
 from grader_tests._core import grading_seed, on_fresh_inputs
-from grader_tests._core import (CheckFailed, call, close, generator, on_another_device,
-                                require_tensor, with_globals)
+from grader_tests._core import (CheckFailed, call, close, explain_mismatch, generator,
+                                on_another_device, require_tensor, with_globals)
 
 
 def _uniform(g, low, high, *shape, dtype=torch.float32):
@@ -136,10 +136,55 @@ def check_invert(fn, level: str = "visible"):
                           "sum (or average) the per-image errors; do not mix images, e.g. "
                           "through a norm over the whole batch")
     # A generator, images and starting codes drawn at grading time: the codes must reconstruct
-    # the images through this generator.
+    # the images through this generator, and the loss history must hold what the task says.
     seed = grading_seed()
     with on_fresh_inputs(seed):
         visible.invert_case(what, fn, *fresh_linear_g(seed))
+        g, x, z_init, _ = fresh_linear_g(seed)
+        _check_history(what, fn, g, x, z_init)
+
+
+def reference_invert_history(g, x, z_init, steps, lr):
+    """The loss history of the task's Adam run: entry k is the mean over the images of the
+    per-image squared error (summed over pixels) at the codes after k updates."""
+    z = z_init.detach().clone().requires_grad_(True)
+    optimizer = torch.optim.Adam([z], lr=lr)
+    history = []
+    for _ in range(steps):
+        loss = ((g(z) - x) ** 2).flatten(1).sum(1)
+        (grad,) = torch.autograd.grad(loss.sum(), [z])
+        z.grad = grad
+        optimizer.step()
+        history.append(float(loss.detach().mean()))
+    return torch.tensor(history, dtype=torch.float64)
+
+
+INVERT_HISTORY_STEPS = 6
+
+
+def _check_history(what, fn, g, x, z_init, lr=0.05):
+    """The first steps of the history, against the reference's (Adam is deterministic; a
+    gradient of the batch mean instead of the sum moves z the same way)."""
+    steps = INVERT_HISTORY_STEPS
+    out = call(what, fn, g, x, z_init, steps, lr)
+    history = torch.as_tensor(out[1], dtype=torch.float64).detach().flatten()
+    ref = reference_invert_history(g, x, z_init, steps, lr)
+    if close(history, ref, atol=1e-5, rtol=1e-3):
+        return
+    pixels = x[0].numel()
+    hint = ("append, before each Adam update, the mean over the B images of the per-image error "
+            "||G(z_i) - x_i||^2 summed over pixels: float(loss.detach().mean()) with loss of "
+            "shape [B]")
+    known = [(ref * len(x), "loss_history is summed over the batch, not averaged over the images",
+              hint),
+             (ref / pixels, "loss_history is averaged over the pixels too, not summed over them",
+              hint)]
+    if len(history) == steps and close(history[:-1], ref[1:], atol=1e-5, rtol=1e-3):
+        raise CheckFailed(what, "loss_history[k] is recorded after the k-th update (entry 0 must "
+                                "be the loss at z_init)", hint)
+    explain_mismatch(what, history, known,
+                     f"the loss history of {steps} steps is {[round(v, 4) for v in history.tolist()]}"
+                     f", expected {[round(v, 4) for v in ref.tolist()]}", hint, atol=1e-5, rtol=1e-3)
 
 
 # ------------------------------------------------------------------------ path energy ---------

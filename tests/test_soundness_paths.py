@@ -175,6 +175,50 @@ def test_the_reference_inverts_fresh_generators(monkeypatch, paths_reference, se
     paths.check_invert(paths_reference["invert"], level="hidden")
 
 
+def _invert_variant(reduce_history="mean", reduce_grad="sum", after=False):
+    """The task's invert with one choice changed: how the history reduces the per-image errors
+    ("mean" over images, "sum", "pixel_mean"), how the gradient's loss reduces, and whether the
+    loss is recorded after the update."""
+    def invert(generator, x, z_init, steps=500, lr=0.05):
+        z = z_init.detach().clone().requires_grad_(True)
+        opt = torch.optim.Adam([z], lr=lr)
+        history = []
+        for _ in range(steps):
+            per_pixel = ((generator(z) - x) ** 2).flatten(1)
+            loss = per_pixel.sum(1)
+            (grad,) = torch.autograd.grad(getattr(loss, reduce_grad)(), [z])
+            z.grad = grad
+            opt.step()
+            if after:
+                with torch.no_grad():
+                    loss = ((generator(z) - x) ** 2).flatten(1).sum(1)
+            value = {"mean": loss.mean(), "sum": loss.sum(),
+                     "pixel_mean": per_pixel.mean()}[reduce_history]
+            history.append(float(value.detach()))
+        return z.detach(), torch.tensor(history)
+    return invert
+
+
+@pytest.mark.parametrize("variant", [dict(reduce_grad="mean"), dict()],
+                         ids=["gradient_of_the_mean", "as_the_task_says"])
+def test_invert_histories_as_the_task_says_pass(monkeypatch, variant):
+    _seed(monkeypatch, 4242)
+    paths.check_invert(_invert_variant(**variant), level="hidden")
+
+
+@pytest.mark.parametrize("variant,match", [
+    (dict(reduce_history="sum"), "summed over the batch"),
+    (dict(reduce_history="pixel_mean"), "averaged over the pixels"),
+    (dict(after=True), "after the k-th update"),
+], ids=["summed_over_images", "averaged_over_pixels", "recorded_after_the_update"])
+def test_a_wrong_loss_history_fails(monkeypatch, variant, match):
+    _seed(monkeypatch, 4242)
+    fn = _invert_variant(**variant)
+    paths.check_invert(fn, level="visible")
+    error = fails(paths.check_invert, fn, match)
+    assert "drawn at grading time" in str(error)
+
+
 def test_nan_codes_fail():
     def invert(generator, x, z_init, steps=500, lr=0.05):
         return torch.full_like(z_init, float("nan")), torch.linspace(1, 0, steps)
