@@ -39,7 +39,7 @@ def _external(tmp: Path, workers: int = 2):
     bindir = Path(sys.executable).parent
     tmp.mkdir(parents=True, exist_ok=True)
     sfile = tmp / "scheduler.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(course.repo_root())}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env,
              "cwd": course.repo_root()}
     procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
