@@ -52,3 +52,18 @@ def test_feedback_strips_a_scheme_and_keeps_the_question():
               + END_MARK_SCHEME + "\n")
     stripped, found = strip_mark_scheme(source)
     assert found and stripped.startswith("### (c) A question") and "pt" not in stripped
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reading_questions_ask_for_the_students_numbers_and_schemes_judge_them(name):
+    """The formgrader shows the autograder's smoke re-run, not the student's run: each reading
+    question asks students to quote their own numbers, and its scheme judges the quoted ones."""
+    readings = [q for q, _ in manual_cells(name) if "smoke budget" in q.source.split(
+        BEGIN_MARK_SCHEME)[1]]
+    assert readings, name
+    for question in readings:
+        task, scheme = question.source.split(BEGIN_MARK_SCHEME)
+        assert "Quote your own numbers" in task, question.metadata.nbgrader["grade_id"]
+        assert "Judge the numbers quoted in the answer" in scheme
+        released = strip_mark_scheme(question.source)[0]
+        assert "Quote your own numbers" in released and "Judge" not in released
