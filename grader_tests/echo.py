@@ -166,4 +166,4 @@ def check_echo_rate(fn, level: str = "visible"):
         out = require_tensor(what, call(what, fn, s_neg), (1,))
         if not close(out, torch.tensor([-torch.log(torch.tensor(0.125))])):
             raise CheckFailed(what, "is wrong (or NaN) for negative s", "take log|s|: torch.abs")
-    randomised.check("echo_rate", fn)
+        randomised.check("echo_rate", fn)

@@ -59,6 +59,16 @@ def test_the_hidden_check_runs_the_randomised_layer(monkeypatch, references, not
     assert ran == [name]
 
 
+@pytest.mark.parametrize("notebook,name", [(nb, n) for nb, n, _ in GRADED
+                                           if n in randomised.SPECS])
+def test_the_visible_check_never_runs_it(monkeypatch, references, notebook, name):
+    ran = []
+    monkeypatch.setattr(randomised, "check", lambda n, fn: ran.append(n))
+    check = dict(((nb, n), c) for nb, n, c in GRADED)[(notebook, name)]
+    check(_reference(references, notebook, name), level="visible")
+    assert ran == []
+
+
 @pytest.mark.parametrize("name", sorted(randomised.SPECS))
 def test_the_reference_passes_on_many_seeds(monkeypatch, references, name):
     notebook = next(nb for nb, n, _ in GRADED if n == name)
@@ -182,10 +192,11 @@ def test_the_reference_passes_through_the_judge(references, name):
 
 @pytest.mark.parametrize("notebook,name,fn,match", MISTAKES[:2],
                          ids=[m[2].__name__ for m in MISTAKES[:2]])
-def test_a_mistake_fails_the_randomised_layer_through_the_judge(references, notebook, name, fn,
-                                                                match):
+def test_a_mistake_fails_the_randomised_layer_through_the_judge(monkeypatch, references,
+                                                                notebook, name, fn, match):
     from tests import judge_harness
 
+    monkeypatch.setattr(randomised, "grading_seed", lambda: 12345)
     checks = importlib.import_module(f"grader_tests.{MODULES[notebook]}")
     verdict = judge_harness.judged({**references[notebook], name: fn}, checks,
                                    f'checks.check_{name}({name}, level="hidden")')
