@@ -129,7 +129,13 @@ def connect(workers: int = 2, scheduler: str | None = None):
                                  "with `dask scheduler` and workers with `dask worker "
                                  f"{scheduler} --nthreads 1`") from None
             try:
-                client.run_on_scheduler(_tune_scheduler)
+                try:
+                    client.run_on_scheduler(_tune_scheduler)
+                except Exception:  # noqa: BLE001 - a scheduler without the course environment
+                    print(f"the scheduler at {scheduler} could not be set to report a submission "
+                          "that kills its worker twice (it lacks the course environment): start "
+                          "it with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1 and "
+                          "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION=1.0", file=sys.stderr)
                 yield client
             finally:
                 client.close()
