@@ -253,6 +253,18 @@ def import_roster(course: Path, roster: Path) -> list[str]:
     value. Returns the ids, in the roster's order."""
     from nbgrader.api import Gradebook
 
+    entries, columns = read_roster(roster)
+    fields = [c for c in ("first_name", "last_name", "email", "lms_user_id") if c in columns]
+    _tools_on_path()                  # a new gradebook runs alembic
+    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
+        for student, entry in entries.items():
+            gb.update_or_create_student(student, **{k: entry.get(k) or None for k in fields})
+    return list(entries)
+
+
+def read_roster(roster: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
+    """A roster CSV's rows by student id, in its order (cells stripped, an empty cell as ""; rows
+    without an id left out), and its column names. It needs an ``id`` column."""
     with open(roster, newline="", encoding="utf-8-sig") as f:      # -sig: spreadsheets' BOM
         reader = csv.DictReader(f)
         columns = [name.strip() for name in reader.fieldnames or []]
@@ -261,19 +273,12 @@ def import_roster(course: Path, roster: Path) -> list[str]:
                              f"{', '.join(columns) or 'none'}); expected "
                              f"{','.join(ROSTER_COLUMNS)}")
         reader.fieldnames = columns
-        entries = list(reader)
-    fields = [c for c in ("first_name", "last_name", "email", "lms_user_id") if c in columns]
-    ids = []
-    _tools_on_path()                  # a new gradebook runs alembic
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}") as gb:
-        for entry in entries:
+        rows = {}
+        for entry in reader:
             student = (entry.get("id") or "").strip()
-            if not student:
-                continue
-            gb.update_or_create_student(student, **{k: (entry.get(k) or "").strip() or None
-                                                    for k in fields})
-            ids.append(student)
-    return ids
+            if student:
+                rows[student] = {k: (v or "").strip() for k, v in entry.items() if k}
+    return rows, columns
 
 
 # ------------------------------------------------------------------------ grading -------------

@@ -33,6 +33,8 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dgm_staff import course
+
 KINDS = {"canvas": "canvas.csv", "moodle": "moodle.csv"}
 CANVAS_ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 MOODLE_ID_COLUMNS = ["ID number", "Email address", "First name", "Last name"]
@@ -53,24 +55,6 @@ class _Student:
 
 def _fmt(value: float) -> str:
     return f"{value:g}"
-
-
-def _read_roster(roster: Path) -> tuple[dict[str, dict[str, str]], list[str]]:
-    """Roster rows by id (stripped; empty cells as ""), and its column names."""
-    with open(roster, newline="", encoding="utf-8-sig") as f:      # -sig: spreadsheets' BOM
-        reader = csv.DictReader(f)
-        columns = [name.strip() for name in reader.fieldnames or []]
-        if "id" not in columns:
-            raise ValueError(f"{roster}: a roster needs an 'id' column (it has: "
-                             f"{', '.join(columns) or 'none'}); expected "
-                             "id,first_name,last_name,email[,lms_user_id]")
-        reader.fieldnames = columns
-        rows = {}
-        for entry in reader:
-            student = (entry.get("id") or "").strip()
-            if student:
-                rows[student] = {k: (v or "").strip() for k, v in entry.items() if k}
-    return rows, columns
 
 
 def _column(assignment: str, notebook: str) -> str:
@@ -130,7 +114,7 @@ def export(kind: str, *, out_dir: Path, grades_csv: Path, gradebook: Path, roste
                          "(grade_class --lms canvas|moodle)")
     rows = _read_grades(Path(grades_csv))
     q_max, q_scores, people = _questions(Path(gradebook))
-    roster_rows, roster_columns = _read_roster(Path(roster)) if roster else ({}, [])
+    roster_rows, roster_columns = course.read_roster(Path(roster)) if roster else ({}, [])
 
     nb_max: dict[str, float] = {}
     students: dict[str, _Student] = {}

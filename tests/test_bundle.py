@@ -44,6 +44,22 @@ def bundle(tmp_path_factory):
     return folder, archive
 
 
+def _errors_of_run(client, env: dict) -> list:
+    """Execute ``client``'s notebook with exactly the environment ``env`` (the kernel inherits
+    it); the errors its cells raised, as (cell, name, value)."""
+    old = dict(os.environ)
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    return [(k, o.get("ename"), o.get("evalue")) for k, c in enumerate(client.nb.cells)
+            if c.cell_type == "code" for o in c.get("outputs", [])
+            if o.get("output_type") == "error"]
+
+
 def test_the_bundle_holds_only_student_files(bundle):
     folder, archive = bundle
     top = {p.name for p in folder.iterdir()}
@@ -235,20 +251,9 @@ def test_a_release_notebook_runs_its_visible_tests_from_the_bundle_alone(bundle,
 
     env.update(PYTHONPATH=str(folder), DGM_BUDGET="smoke", DGM_OUTPUT=str(tmp_path / "outputs"),
                DGM_DATA=str(data_root()))
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    old = dict(os.environ)
-    try:
-        os.environ.clear()
-        os.environ.update(env)
-        client.execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    errors = [(k, o.get("ename"), o.get("evalue")) for k, c in enumerate(nb.cells)
-              if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
-    assert errors == []
+    assert _errors_of_run(NotebookClient(nb, timeout=300, kernel_name="python3",
+                                         resources={"metadata": {"path": str(path.parent)}}),
+                          env) == []
     assert sys.modules.get("dgm") is None or "student-bundle" not in sys.modules["dgm"].__file__
 
 
@@ -339,16 +344,5 @@ def test_notebook_01_runs_at_the_smoke_budget_with_the_bundle_installed(bundle, 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(DGM_BUDGET="smoke", DGM_OUTPUT=str(tmp_path / "outputs"), DGM_DATA=str(data_root()),
                JUPYTER_PATH=str(tmp_path / "jupyter"))
-    old = dict(os.environ)
-    try:
-        os.environ.clear()
-        os.environ.update(env)
-        NotebookClient(nb, timeout=600, kernel_name="bundle",
-                       resources={"metadata": {"path": str(work)}}).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    errors = [(k, o.get("ename"), o.get("evalue")) for k, c in enumerate(nb.cells)
-              if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
-    assert errors == []
+    assert _errors_of_run(NotebookClient(nb, timeout=600, kernel_name="bundle",
+                                         resources={"metadata": {"path": str(work)}}), env) == []

@@ -49,24 +49,16 @@ def _reference(references, notebook, name):
     return ns.get(name) or next(v for k, v in ns.items() if k.lower() == name)
 
 
+@pytest.mark.parametrize("level", ["hidden", "visible"])
 @pytest.mark.parametrize("notebook,name", [(nb, n) for nb, n, _ in GRADED
                                            if n in randomised.SPECS])
-def test_the_hidden_check_runs_the_randomised_layer(monkeypatch, references, notebook, name):
+def test_the_hidden_check_alone_runs_the_randomised_layer(monkeypatch, references, notebook,
+                                                          name, level):
     ran = []
     monkeypatch.setattr(randomised, "check", lambda n, fn: ran.append(n))
     check = dict(((nb, n), c) for nb, n, c in GRADED)[(notebook, name)]
-    check(_reference(references, notebook, name), level="hidden")
-    assert ran == [name]
-
-
-@pytest.mark.parametrize("notebook,name", [(nb, n) for nb, n, _ in GRADED
-                                           if n in randomised.SPECS])
-def test_the_visible_check_never_runs_it(monkeypatch, references, notebook, name):
-    ran = []
-    monkeypatch.setattr(randomised, "check", lambda n, fn: ran.append(n))
-    check = dict(((nb, n), c) for nb, n, c in GRADED)[(notebook, name)]
-    check(_reference(references, notebook, name), level="visible")
-    assert ran == []
+    check(_reference(references, notebook, name), level=level)
+    assert ran == ([name] if level == "hidden" else [])
 
 
 @pytest.mark.parametrize("name", sorted(randomised.SPECS))

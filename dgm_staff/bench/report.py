@@ -597,17 +597,23 @@ def grading_scale_block(dest: Path) -> list[str]:
             GRADING_SCALE_END, ""]
 
 
-def update_grading_scale(report: Path, data: Path) -> None:
-    """Put section 5b into an existing ``REPORT.md`` (replacing it, or before section 6)."""
+def _put_block(report: Path, begin: str, end: str, block: list[str]) -> None:
+    """Put the section between the markers ``begin`` and ``end`` into an existing ``REPORT.md``:
+    in place of the one there, or before section 6."""
     text = Path(report).read_text()
-    block = "\n".join(grading_scale_block(Path(data).parent))
-    if GRADING_SCALE_BEGIN in text:
-        pattern = re.compile(re.escape(GRADING_SCALE_BEGIN) + ".*?" + re.escape(GRADING_SCALE_END)
-                             + "\n\n?", re.S)
+    block = "\n".join(block)
+    if begin in text:
+        pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end) + "\n\n?", re.S)
         text = pattern.sub(lambda _: block + "\n", text)
     else:
         text = text.replace("## 6. Reproducibility", block + "\n## 6. Reproducibility", 1)
     Path(report).write_text(text)
+
+
+def update_grading_scale(report: Path, data: Path) -> None:
+    """Put section 5b into an existing ``REPORT.md`` (replacing it, or before section 6)."""
+    _put_block(report, GRADING_SCALE_BEGIN, GRADING_SCALE_END,
+               grading_scale_block(Path(data).parent))
 
 
 MUTATION_BEGIN = "<!-- mutation-score: python -m dgm_staff.mutants --out benchmarks/MUTANTS.md -->"
@@ -632,17 +638,8 @@ def mutation_block(dest: Path) -> list[str]:
 def update_mutation_score(report: Path) -> None:
     """Put section 5c into an existing ``REPORT.md`` (replacing it, or before section 6)."""
     report = Path(report)
-    if not report.exists():
-        return
-    text = report.read_text()
-    block = "\n".join(mutation_block(report.parent))
-    if MUTATION_BEGIN in text:
-        pattern = re.compile(re.escape(MUTATION_BEGIN) + ".*?" + re.escape(MUTATION_END)
-                             + "\n\n?", re.S)
-        text = pattern.sub(lambda _: block + "\n", text)
-    else:
-        text = text.replace("## 6. Reproducibility", block + "\n## 6. Reproducibility", 1)
-    report.write_text(text)
+    if report.exists():
+        _put_block(report, MUTATION_BEGIN, MUTATION_END, mutation_block(report.parent))
 
 
 def write_report(run: Path, dest: Path, repeat: Path | None = None,
