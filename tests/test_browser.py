@@ -218,7 +218,8 @@ FIRST_SCREENS = ("02_beta_vae", "03_echo", "04_gan", "05_wgan", "06_inversion")
 
 
 def test_first_screens_of_notebooks_02_to_06(browser, tmp_path):
-    """Each release notebook opens on its header: title, goals, budget and devices, no error."""
+    """Each release notebook opens on its header (title, goals, what the budgets cost) and the
+    course's shared "Running these notebooks" cell just below it (budget, device), no error."""
     root = tmp_path / "student_course"
     shutil.copytree(ROOT / "notebooks", root / "notebooks")
     server = Lab("student", root, {"DGM_BUDGET": "smoke", "DGM_OUTPUT": str(tmp_path / "out")})
@@ -233,7 +234,11 @@ def test_first_screens_of_notebooks_02_to_06(browser, tmp_path):
                                    timeout=120_000)
             _shot(page, f"student-first-screen-{name}")
             header = panel.locator(".jp-RenderedMarkdown").first.text_content()
-            assert name[:2] in header and "Budget" in header and "Devices" in header, header
+            assert name[:2] in header and "budget" in header and \
+                "Running these notebooks" in header, header
+            running = panel.locator(".jp-RenderedMarkdown").nth(1).text_content()
+            assert running.startswith("Running these notebooks") and "Budget:" in running \
+                and "Device:" in running, running
             assert "cfg = ..." not in header      # no instruction to edit a locked cell
             page.close()
     finally:
