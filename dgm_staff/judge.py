@@ -740,10 +740,7 @@ class Judge:
 def _core():
     """The checks' shared helpers, whose ``backward``/``grad`` ask :attr:`REMOTE` to take
     gradients in the kernel for values the student's code returned."""
-    try:
-        from dgm.checks import _core as core
-    except ImportError:  # before the student-side checks existed
-        from grader_tests import _core as core
+    from dgm.checks import _core as core
     return core
 
 

@@ -6,8 +6,7 @@ import contextlib
 import secrets
 
 from dgm.checks._core import *  # noqa: F401,F403
-from dgm.checks._core import (_EXPECTED, CheckFailed, _np_abs, _np_asarray, _np_float64,  # noqa: F401
-                              _np_isfinite, _np_max, _same)
+from dgm.checks._core import CheckFailed
 
 
 def grading_seed() -> int:

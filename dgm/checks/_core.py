@@ -47,19 +47,6 @@ def to_numpy(x: Any) -> _np.ndarray:
     return _np_asarray(x, dtype=_np_float64).copy()
 
 
-def max_abs_diff(a: Any, b: Any) -> float:
-    a, b = to_numpy(a), to_numpy(b)
-    if a.shape != b.shape:
-        return math.inf
-    if a.size == 0:
-        return 0.0
-    both_inf = (~_np_isfinite(a)) & (~_np_isfinite(b)) & (a == b)
-    diff = _np_abs(a - b)
-    diff[both_inf] = 0.0
-    diff[_np.isnan(diff)] = math.inf
-    return float(_np_max(diff))
-
-
 def close(a: Any, b: Any, atol: float = 1e-4, rtol: float = 1e-4) -> bool:
     """Same shape and ``|a - b| <= atol + rtol * |b|`` everywhere (NaN never matches)."""
     a, b = to_numpy(a), to_numpy(b)
