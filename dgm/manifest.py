@@ -5,7 +5,7 @@ its checks or its derivations, reads this module.
 >>> [nb.id for nb in NOTEBOOKS][:2]
 ['01_vae', '02_beta_vae']
 >>> notebook("06_inversion").staff_checks
-'grader_tests.paths'
+'grader_tests.inversion'
 
 It is part of the student package and holds only names: the staff checks are named as a string
 and never imported here. The markers nbgrader reads in a source notebook are named here too.
@@ -57,7 +57,7 @@ NOTEBOOKS: tuple[Notebook, ...] = (
     Notebook("03_echo", "Echo noise", "echo"),
     Notebook("04_gan", "Generative adversarial networks", "gan"),
     Notebook("05_wgan", "Wasserstein GAN with gradient penalty", "wgan"),
-    Notebook("06_inversion", "GAN inversion and latent path finding", "paths"),
+    Notebook("06_inversion", "GAN inversion and latent path finding", "inversion"),
 )
 #: The notebooks' ids in course order.
 IDS: tuple[str, ...] = tuple(nb.id for nb in NOTEBOOKS)

@@ -70,7 +70,7 @@ NOTEBOOKS: dict[str, Notebook] = {
                        ("sample_z", "d_loss", "g_loss")),
     "05_wgan": Notebook("wgan", ("critic_loss", "generator_loss", "gradient_penalty"),
                         ("critic_loss", "generator_loss", "gradient_penalty")),
-    "06_inversion": Notebook("paths", ("invert", "path_energy", "find_path"),
+    "06_inversion": Notebook("inversion", ("invert", "path_energy", "find_path"),
                              ("invert", "path_energy", "find_path")),
 }
 

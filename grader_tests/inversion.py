@@ -1,6 +1,6 @@
 """Checks for notebook 06 (GAN inversion and latent path finding): staff side.
 
-``level="visible"`` runs the student-side checks of :mod:`dgm.checks.paths` (for ``find_path``,
+``level="visible"`` runs the student-side checks of :mod:`dgm.checks.inversion` (for ``find_path``,
 with the reference :func:`reference_energy` substituted for the notebook's ``path_energy`` and
 measuring the path, so that only ``find_path`` is judged); ``"hidden"`` runs them, then the
 grading checks. The quadrature is compared with a fine-grid reference computed here (recorded for
@@ -21,8 +21,8 @@ import math
 
 import torch
 
-from dgm.checks import paths as visible
-from dgm.checks.paths import BumpG, LinearG  # noqa: F401 - the test generators
+from dgm.checks import inversion as visible
+from dgm.checks.inversion import BumpG, LinearG  # noqa: F401 - the test generators
 from grader_tests import randomised, symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
 from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, call, close, explain_mismatch, generator,
@@ -101,7 +101,7 @@ def energy_values():
 
 
 def record() -> dict[str, dict[str, torch.Tensor]]:
-    """The values the visible checks of :mod:`dgm.checks.paths` compare with."""
+    """The values the visible checks of :mod:`dgm.checks.inversion` compare with."""
     return {"path_energy": energy_values()}
 
 

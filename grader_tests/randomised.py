@@ -492,12 +492,12 @@ def generator_loss(fn):
     explore(what, _cases(**_gan_cases), run, hint="-mean D(fake), for any batch size")
 
 
-# ------------------------------------------------------------------------ 06 paths ------------
+# ------------------------------------------------------------------------ 06 inversion --------
 def path_energy(fn):
     """Properties every second-order quadrature of the energy has exactly: the value of a path
     read backwards, of a path with a point repeated (a segment of length 0 adds nothing) and, for
     a generator whose images do not depend on z, the cost times the length of the path."""
-    from dgm.checks.paths import LinearG
+    from dgm.checks.inversion import LinearG
     what = "path_energy"
 
     def run(case):

@@ -75,5 +75,5 @@ def wgan_reference() -> dict:
 
 
 @pytest.fixture(scope="session")
-def paths_reference() -> dict:
+def inversion_reference() -> dict:
     return load_reference("06_inversion", ["invert", "path_energy", "find_path"])  # noqa: E501

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from dgm.checks import _core
-from dgm.checks import beta_vae, echo, gan, paths, vae, wgan
+from dgm.checks import beta_vae, echo, gan, inversion, vae, wgan
 from grader_tests import record_expected
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,7 +76,7 @@ def test_student_checks_import_no_staff_code(path):
 
 def test_importing_the_student_checks_loads_no_staff_module():
     code = ("import sys\n"
-            "from dgm.checks import beta_vae, echo, gan, paths, symbolic, vae, wgan\n"
+            "from dgm.checks import beta_vae, echo, gan, inversion, symbolic, vae, wgan\n"
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {STAFF!r}))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)
@@ -105,9 +105,9 @@ def test_importing_the_student_checks_loads_no_staff_module():
     (wgan, "wgan_reference", {"check_critic_loss": "critic_loss",
                               "check_generator_loss": "generator_loss",
                               "check_gradient_penalty": "gradient_penalty"}),
-    (paths, "paths_reference", {"check_invert": "invert", "check_path_energy": "path_energy",
+    (inversion, "inversion_reference", {"check_invert": "invert", "check_path_energy": "path_energy",
                                 "check_find_path": "find_path"}),
-], ids=["vae", "beta_vae", "echo", "gan", "wgan", "paths"])
+], ids=["vae", "beta_vae", "echo", "gan", "wgan", "inversion"])
 def test_student_checks_pass_the_reference_solution(request, module, fixture, names):
     reference = request.getfixturevalue(fixture)
     for check, name in names.items():

@@ -98,7 +98,7 @@ def _notebook(tmp_path: Path, reference: str, test: str) -> Path:
                              **({"points": 1} if flags.get("grade") else {})}}
 
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import torch\nfrom dgm.checks import paths as checks",
+        nbformat.v4.new_code_cell("import torch\nfrom dgm.checks import inversion as checks",
                                   metadata=meta("setup")),
         nbformat.v4.new_code_cell(reference, metadata=meta("answer", solution=True)),
         nbformat.v4.new_code_cell(test, metadata=meta("test", grade=True)),

@@ -253,29 +253,29 @@ def test_05d_the_penalised_critic_has_slope_near_1_and_estimates_w1():
 
 
 # ------------------------------------------------------------------------ notebook 06 ---------
-from derivations import paths as PATHS  # noqa: E402
+from derivations import inversion as INVERSION  # noqa: E402
 
 
 def test_06d_path_energy_ignores_the_parametrisation():
-    r = PATHS.reparametrisation_invariance()
+    r = INVERSION.reparametrisation_invariance()
     assert r["integrand_gap"] == 0
     assert abs(r["with_length_t"] - r["with_length_s"]) < 1e-12
     assert r["without_length_t"] != r["without_length_s"]      # 5/3 vs 7/5
 
 
 def test_06_trapezoid_is_exact_on_one_linear_segment():
-    r = PATHS.straight_line_energy()
+    r = INVERSION.straight_line_energy()
     assert sp.simplify(r["exact"] - r["trapezoid"]) == 0
 
 
 def test_06_trapezoid_and_midpoint_are_second_order_on_a_curved_path():
-    r = PATHS.quadrature_order()
+    r = INVERSION.quadrature_order()
     c = r["coefficients"]
     for rule in ("trapezoid", "midpoint"):                  # local error O(h^3): global O(1/K^2)
         assert c[rule][:3] == [0, 0, 0] and c[rule][3] != 0, rule
     assert c["left"][:2] == [0, 0] and c["left"][2] != 0    # local O(h^2): first order
     predicted = float(r["global_constant"])
-    errors = PATHS.trapezoid_errors((8, 16, 32, 64))
+    errors = INVERSION.trapezoid_errors((8, 16, 32, 64))
     assert predicted > 0
     for K, err in errors.items():
         assert float(err) * K ** 2 == pytest.approx(predicted, rel=0.01), K
@@ -283,5 +283,5 @@ def test_06_trapezoid_and_midpoint_are_second_order_on_a_curved_path():
 
 
 def test_06e_square_bound():
-    r = PATHS.square_bound()
+    r = INVERSION.square_bound()
     assert sp.simplify(r["gap"] - r["expected"]) == 0

@@ -91,7 +91,7 @@ def test_a_stand_in_crosses_to_the_kernel_as_a_stand_in():
 
 
 # ------------------------------------------------------------------------ hints ---------------
-STAFF = ["vae", "beta_vae", "echo", "gan", "wgan", "paths"]
+STAFF = ["vae", "beta_vae", "echo", "gan", "wgan", "inversion"]
 FACTORY = re.compile(r"torch\.(zeros|ones|empty|full|rand|randn|randint|randperm|linspace|"
                      r"arange|eye|normal|tensor|Tensor|FloatTensor)\(([^()]|\([^()]*\))*\)")
 #: How a hint may name a factory without a device: as the thing not to do.
@@ -248,8 +248,8 @@ def judged(kc, module, source):
     ("vae", "elbo_loss", "elbo_float_tensor_prior", "creates a tensor on the CPU"),
     ("wgan", "gradient_penalty", "gradient_penalty", None),                    # meta networks
     ("wgan", "gradient_penalty", "gp_cpu_eps", "creates a tensor on the CPU"),
-    ("paths", "find_path", "find_path", None),                  # the stand-in with a network
-    ("paths", "find_path", "find_path_cpu_line", "creates a tensor on the CPU"),
+    ("inversion", "find_path", "find_path", None),                  # the stand-in with a network
+    ("inversion", "find_path", "find_path_cpu_line", "creates a tensor on the CPU"),
     ("gan", "sample_z", "sample_z", None),            # Uniform fails on meta: not a device error
     ("gan", "sample_z", "sample_z_cpu", "returned codes on the cpu device"),
     ("gan", "d_loss", "d_loss", None),                         # .item(): the stand-in

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader_tests import paths as checks
+from grader_tests import inversion as checks
 
 from tests.helpers import fails
 
@@ -16,8 +16,8 @@ from tests.helpers import fails
     ("path_energy", checks.check_path_energy),
     ("find_path", checks.check_find_path),
 ])
-def test_reference_passes(paths_reference, name, check, level):
-    check(paths_reference[name], level=level)
+def test_reference_passes(inversion_reference, name, check, level):
+    check(inversion_reference[name], level=level)
 
 
 # ------------------------------------------------------------------------ invert mutants ------
@@ -110,9 +110,9 @@ def test_midpoint_rule_is_accepted():
 
 
 # ------------------------------------------------------------------------ find_path mutants ---
-def find_variant(paths_reference, kind):
-    reference = paths_reference["find_path"]
-    resample = paths_reference["resample_evenly"]
+def find_variant(inversion_reference, kind):
+    reference = inversion_reference["find_path"]
+    resample = inversion_reference["resample_evenly"]
 
     def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
         t = torch.linspace(0, 1, n_points).unsqueeze(1)
@@ -148,8 +148,8 @@ def find_variant(paths_reference, kind):
     ("moves_ends", "moved the endpoints"),
     ("no_length", "unevenly spread"),
 ])
-def test_find_path_mutants_fail(paths_reference, kind, match):
-    fails(checks.check_find_path, find_variant(paths_reference, kind), match, level="visible")
+def test_find_path_mutants_fail(inversion_reference, kind, match):
+    fails(checks.check_find_path, find_variant(inversion_reference, kind), match, level="visible")
 
 
 # ------------------------------------------------------------------------ devices -------------
@@ -200,13 +200,13 @@ def find_path_on(line_device, resample):
 
 
 @pytest.mark.parametrize("where", ["line", "resampling"])
-def test_paths_made_on_the_cpu_fail_hidden_only(paths_reference, where):
+def test_paths_made_on_the_cpu_fail_hidden_only(inversion_reference, where):
     """Checked on the stand-in (resampling reads float(length), which meta tensors lack)."""
     on_the_cpu = lambda z: "cpu"                                       # noqa: E731
     own = lambda z: z.device                                           # noqa: E731
-    mutant = find_path_on(on_the_cpu, paths_reference["resample_evenly"]) if where == "line" \
+    mutant = find_path_on(on_the_cpu, inversion_reference["resample_evenly"]) if where == "line" \
         else find_path_on(own, resample_on_the_cpu)
     checks.check_find_path(mutant, level="visible")
     error = fails(checks.check_find_path, mutant, "creates a tensor on the CPU")
     assert "device=z_A.device" in error.hint
-    checks.check_find_path(find_path_on(own, paths_reference["resample_evenly"]), level="hidden")
+    checks.check_find_path(find_path_on(own, inversion_reference["resample_evenly"]), level="hidden")

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from grader_tests import paths as paths_checks
+from grader_tests import inversion as inversion_checks
 from grader_tests import vae as vae_checks
 from tests.conftest import solution_cells
 from tests.judge_harness import judged
@@ -126,9 +126,9 @@ def test_find_path_is_judged_with_the_reference_energy():
     # find_path optimises through path_energy: the reference's value and its gradients reach the
     # student's loop in the kernel from the judge
     ns = student("06_inversion", PATH_NAMES, FLOAT_ENERGY)
-    assert judged(ns, paths_checks, "checks.check_path_energy(path_energy, level='hidden')") \
+    assert judged(ns, inversion_checks, "checks.check_path_energy(path_energy, level='hidden')") \
         is not None
-    assert verdicts(ns, paths_checks, "check_find_path", "find_path") == [None, None]
+    assert verdicts(ns, inversion_checks, "check_find_path", "find_path") == [None, None]
 
 
 def test_a_find_path_that_does_not_optimise_still_fails():
@@ -137,7 +137,7 @@ def find_path(g, z_A, z_B, x_A, x_B, n_points=10, steps=200, lr=0.01):
     t = torch.linspace(0, 1, n_points, device=z_A.device)[:, None]
     return (1 - t) * z_A + t * z_B                            # the straight line, never improved
 ''')
-    assert any(v is not None for v in verdicts(ns, paths_checks, "check_find_path",
+    assert any(v is not None for v in verdicts(ns, inversion_checks, "check_find_path",
                                                "find_path"))
 
 

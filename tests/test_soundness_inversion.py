@@ -18,8 +18,8 @@ import math
 import pytest
 import torch
 
-from dgm.checks import _core, paths as visible
-from grader_tests import paths
+from dgm.checks import _core, inversion as visible
+from grader_tests import inversion
 from grader_tests._core import CheckFailed
 from tests import judge_harness
 from tests.test_grader_vae import fails
@@ -29,7 +29,7 @@ from tests.test_grader_vae import fails
 def _seed(monkeypatch, seed):
     from grader_tests import randomised
 
-    for module in (paths, randomised):
+    for module in (inversion, randomised):
         monkeypatch.setattr(module, "grading_seed", lambda: seed)
 
 
@@ -47,14 +47,14 @@ def detour(amplitude):
 
 @pytest.mark.parametrize("amplitude", [0.15, 0.3, 0.5])
 def test_a_fixed_detour_passes_the_visible_check_only(amplitude):
-    paths.check_find_path(detour(amplitude), level="visible")
-    error = fails(paths.check_find_path, detour(amplitude), "does not depend on the generator")
+    inversion.check_find_path(detour(amplitude), level="visible")
+    error = fails(inversion.check_find_path, detour(amplitude), "does not depend on the generator")
     assert "drawn at grading time" in str(error)
 
 
-def _reference_path_for_one_side(paths_reference):
+def _reference_path_for_one_side(inversion_reference):
     """The reference's optimiser, run for the visible bump's generator whatever it is given."""
-    own = paths_reference["find_path"]
+    own = inversion_reference["find_path"]
     seen = visible.BumpG()
 
     def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
@@ -63,11 +63,11 @@ def _reference_path_for_one_side(paths_reference):
     return find_path
 
 
-def test_a_path_found_for_another_generator_fails(paths_reference):
+def test_a_path_found_for_another_generator_fails(inversion_reference):
     """Optimised honestly, but for the visible check's generator, not the one given."""
-    fn = _reference_path_for_one_side(paths_reference)
-    paths.check_find_path(fn, level="visible")
-    fails(paths.check_find_path, fn)
+    fn = _reference_path_for_one_side(inversion_reference)
+    inversion.check_find_path(fn, level="visible")
+    fails(inversion.check_find_path, fn)
 
 
 def test_a_detour_on_the_side_away_from_the_bump_fails_without_a_bump(monkeypatch):
@@ -81,16 +81,16 @@ def test_a_detour_on_the_side_away_from_the_bump_fails_without_a_bump(monkeypatc
         side = 1.0 if float(probe[0, -1]) < float(probe[1, -1]) else -1.0
         return detour(0.3 * side)(generator, z_A, z_B, x_A, x_B, n_points)
 
-    paths.check_find_path(find_path, level="visible")
+    inversion.check_find_path(find_path, level="visible")
     for seed in (5, 77, 123456):
         _seed(monkeypatch, seed)
-        fails(paths.check_find_path, find_path, "without a bump")
+        fails(inversion.check_find_path, find_path, "without a bump")
 
 
-def test_a_path_that_barely_avoids_the_bump_fails(monkeypatch, paths_reference):
+def test_a_path_that_barely_avoids_the_bump_fails(monkeypatch, inversion_reference):
     """Right on the visible ends (the reference's path); elsewhere a detour of 0.03 on the side
     away from the bump (so it depends on the generator), where minimising gains far more."""
-    own = paths_reference["find_path"]
+    own = inversion_reference["find_path"]
 
     def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
         if torch.equal(torch.stack([z_A, z_B]), torch.tensor([[-1.0, 0.0], [1.0, 0.0]])):
@@ -102,53 +102,53 @@ def test_a_path_that_barely_avoids_the_bump_fails(monkeypatch, paths_reference):
         side = 1.0 if float(probe[0, -1]) < float(probe[1, -1]) else -1.0
         return detour(0.03 * side)(generator, z_A, z_B, x_A, x_B, n_points)
 
-    paths.check_find_path(find_path, level="visible")
+    inversion.check_find_path(find_path, level="visible")
     for seed in (5, 77):
         _seed(monkeypatch, seed)
-        error = fails(paths.check_find_path, find_path, "minimising the energy reaches")
+        error = fails(inversion.check_find_path, find_path, "minimising the energy reaches")
         assert "drawn at grading time" in str(error)
 
 
 @pytest.mark.parametrize("seed", [3, 4242, 2 ** 31 - 1])
-def test_the_reference_passes_fresh_generators(monkeypatch, paths_reference, seed):
+def test_the_reference_passes_fresh_generators(monkeypatch, inversion_reference, seed):
     _seed(monkeypatch, seed)
-    paths.check_find_path(paths_reference["find_path"], level="hidden")
+    inversion.check_find_path(inversion_reference["find_path"], level="hidden")
 
 
 def test_the_fresh_cases_need_the_generator():
     """Without a bump the straight line is the reference's answer; with it the reference gains
     clearly, on the side away from the bump (so the two mirrored answers differ)."""
     for seed in (1, 99, 31337):
-        z_a, z_b, bumps, flat = paths.fresh_bumps(seed)
+        z_a, z_b, bumps, flat = inversion.fresh_bumps(seed)
         found = []
         for g in (*bumps, flat):
             x_a, x_b = g(z_a[None]).detach()[0], g(z_b[None]).detach()[0]
-            Z = paths.reference_find_path(g, z_a, z_b, x_a, x_b, paths.FRESH_POINTS,
-                                          paths.FRESH_STEPS)
-            line = visible.straight_line(z_a, z_b, paths.FRESH_POINTS)
+            Z = inversion.reference_find_path(g, z_a, z_b, x_a, x_b, inversion.FRESH_POINTS,
+                                          inversion.FRESH_STEPS)
+            line = visible.straight_line(z_a, z_b, inversion.FRESH_POINTS)
             with torch.no_grad():
-                found.append((Z, float(paths.reference_energy(g, Z, x_a, x_b)),
-                              float(paths.reference_energy(g, line, x_a, x_b))))
+                found.append((Z, float(inversion.reference_energy(g, Z, x_a, x_b)),
+                              float(inversion.reference_energy(g, line, x_a, x_b))))
         assert all(u <= 0.7 * line for _, u, line in found[:2])
         assert found[2][1] <= 1.0001 * found[2][2]
         assert not _core.close(found[0][0], found[1][0], atol=0.05)
 
 
-def test_a_fixed_detour_fails_through_the_judge(paths_reference):
-    ns = {"find_path": detour(0.3), "path_energy": paths_reference["path_energy"]}
-    assert judge_harness.judged(ns, paths, "checks.check_find_path(find_path)") is None
-    error = judge_harness.judged(ns, paths, 'checks.check_find_path(find_path, level="hidden")')
+def test_a_fixed_detour_fails_through_the_judge(inversion_reference):
+    ns = {"find_path": detour(0.3), "path_energy": inversion_reference["path_energy"]}
+    assert judge_harness.judged(ns, inversion, "checks.check_find_path(find_path)") is None
+    error = judge_harness.judged(ns, inversion, 'checks.check_find_path(find_path, level="hidden")')
     assert isinstance(error, CheckFailed) and "depend on the generator" in str(error), error
 
 
-def test_nan_points_fail(paths_reference):
-    own = paths_reference["find_path"]
+def test_nan_points_fail(inversion_reference):
+    own = inversion_reference["find_path"]
 
     def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
         Z = own(generator, z_A, z_B, x_A, x_B, n_points, steps, lr).clone()
         Z[1:-1] = float("nan")
         return Z
-    fails(paths.check_find_path, find_path, "NaN", level="visible")
+    fails(inversion.check_find_path, find_path, "NaN", level="visible")
 
 
 # ------------------------------------------------------------------------ invert --------------
@@ -164,15 +164,15 @@ def invert_known_answer(generator, x, z_init, steps=500, lr=0.05):
 
 
 def test_an_invert_that_does_not_reconstruct_passes_the_visible_check_only():
-    paths.check_invert(invert_known_answer, level="visible")
-    error = fails(paths.check_invert, invert_known_answer, "squared error")
+    inversion.check_invert(invert_known_answer, level="visible")
+    error = fails(inversion.check_invert, invert_known_answer, "squared error")
     assert "drawn at grading time" in str(error)
 
 
 @pytest.mark.parametrize("seed", [8, 1000003])
-def test_the_reference_inverts_fresh_generators(monkeypatch, paths_reference, seed):
+def test_the_reference_inverts_fresh_generators(monkeypatch, inversion_reference, seed):
     _seed(monkeypatch, seed)
-    paths.check_invert(paths_reference["invert"], level="hidden")
+    inversion.check_invert(inversion_reference["invert"], level="hidden")
 
 
 def _invert_variant(reduce_history="mean", reduce_grad="sum", after=False):
@@ -203,7 +203,7 @@ def _invert_variant(reduce_history="mean", reduce_grad="sum", after=False):
                          ids=["gradient_of_the_mean", "as_the_task_says"])
 def test_invert_histories_as_the_task_says_pass(monkeypatch, variant):
     _seed(monkeypatch, 4242)
-    paths.check_invert(_invert_variant(**variant), level="hidden")
+    inversion.check_invert(_invert_variant(**variant), level="hidden")
 
 
 @pytest.mark.parametrize("variant,match", [
@@ -214,19 +214,19 @@ def test_invert_histories_as_the_task_says_pass(monkeypatch, variant):
 def test_a_wrong_loss_history_fails(monkeypatch, variant, match):
     _seed(monkeypatch, 4242)
     fn = _invert_variant(**variant)
-    paths.check_invert(fn, level="visible")
-    error = fails(paths.check_invert, fn, match)
+    inversion.check_invert(fn, level="visible")
+    error = fails(inversion.check_invert, fn, match)
     assert "drawn at grading time" in str(error)
 
 
 def test_nan_codes_fail():
     def invert(generator, x, z_init, steps=500, lr=0.05):
         return torch.full_like(z_init, float("nan")), torch.linspace(1, 0, steps)
-    fails(paths.check_invert, invert, "squared error of nan", level="visible")
+    fails(inversion.check_invert, invert, "squared error of nan", level="visible")
 
 
 # ------------------------------------------------------------------------ path_energy ---------
-SHIPPED = _core.expected("paths", "path_energy")["exact"]
+SHIPPED = _core.expected("inversion", "path_energy")["exact"]
 
 
 def energy_shipped(generator, Z, x_A, x_B):
@@ -245,30 +245,30 @@ def energy_midpoint(generator, Z, x_A, x_B):
 
 
 def test_the_shipped_integral_passes_the_visible_check_only():
-    paths.check_path_energy(energy_shipped, level="visible")
-    error = fails(paths.check_path_energy, energy_shipped, "the integral is")
+    inversion.check_path_energy(energy_shipped, level="visible")
+    error = fails(inversion.check_path_energy, energy_shipped, "the integral is")
     assert "drawn at grading time" in str(error)
 
 
 @pytest.mark.parametrize("seed", [2, 65537, 2 ** 31 - 1])
 @pytest.mark.parametrize("name", ["reference", "midpoint"])
-def test_consistent_rules_pass_fresh_curves(monkeypatch, paths_reference, name, seed):
+def test_consistent_rules_pass_fresh_curves(monkeypatch, inversion_reference, name, seed):
     _seed(monkeypatch, seed)
-    fn = paths_reference["path_energy"] if name == "reference" else energy_midpoint
-    paths.check_path_energy(fn, level="hidden")
+    fn = inversion_reference["path_energy"] if name == "reference" else energy_midpoint
+    inversion.check_path_energy(fn, level="hidden")
 
 
 def test_nan_energy_with_a_zero_gradient_fails():
     def path_energy(generator, Z, x_A, x_B):
         return torch.tensor(float("nan"), dtype=Z.dtype) + 0 * Z.sum()
-    fails(paths.check_path_energy, path_energy, "gives nan", level="visible")
+    fails(inversion.check_path_energy, path_energy, "gives nan", level="visible")
 
 
 def test_an_energy_without_gradient_fails():
     def path_energy(generator, Z, x_A, x_B):
-        value = paths.reference_energy(generator, Z.detach(), x_A, x_B).detach()
+        value = inversion.reference_energy(generator, Z.detach(), x_A, x_B).detach()
         return value + 0 * Z.sum()
-    fails(paths.check_path_energy, path_energy, "gradient is zero", level="visible")
+    fails(inversion.check_path_energy, path_energy, "gradient is zero", level="visible")
 
 
 def test_nan_in_the_swapped_call_fails():
@@ -276,6 +276,6 @@ def test_nan_in_the_swapped_call_fails():
     x_b = visible.energy_setup()[2]
 
     def path_energy(generator, Z, x_A, x_B):
-        value = paths.reference_energy(generator, Z, x_A, x_B)
+        value = inversion.reference_energy(generator, Z, x_A, x_B)
         return value * float("nan") if torch.equal(x_A, x_b) else value
-    fails(paths.check_path_energy, path_energy, "not symmetric")
+    fails(inversion.check_path_energy, path_energy, "not symmetric")

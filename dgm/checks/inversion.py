@@ -18,7 +18,7 @@ from torch import nn
 from dgm.checks import symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
 from dgm.checks._core import CheckFailed, call, close, expected, generator, grad, require_tensor
 
-NOTEBOOK = "paths"
+NOTEBOOK = "inversion"
 
 
 # ------------------------------------------------------------------------ test generators -----
