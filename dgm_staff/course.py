@@ -31,6 +31,7 @@ import warnings
 import nbformat
 from traitlets.config import Config
 
+from dgm_staff import exchange as shared_exchange
 from dgm_staff import mistakes
 from dgm_staff.pipeline import configure, encrypted_kernels
 from dgm.runtime import environ, repo_root
@@ -55,8 +56,13 @@ def assignments() -> list[str]:
 
 
 def nbgrader_config(root: Path, *, release: Path | None = None,
-                    cell_timeout: int | None = None) -> Config:
-    """nbgrader configuration for a course folder ``root`` that reads ``solutions/`` in place."""
+                    cell_timeout: int | None = None, exchange: Path | str | None = None,
+                    course_id: str | None = None) -> Config:
+    """nbgrader configuration for a course folder ``root`` that reads ``solutions/`` in place.
+
+    ``exchange`` and ``course_id`` name the exchange the course releases into and collects from,
+    shared with the students (default: ``$DGM_EXCHANGE`` and ``$DGM_COURSE_ID``, else the
+    course's own ``exchange/`` folder and :data:`dgm_staff.exchange.COURSE_ID`)."""
     c = Config()
     configure(c, root)
     if cell_timeout is not None:
@@ -67,7 +73,8 @@ def nbgrader_config(root: Path, *, release: Path | None = None,
     else:
         c.CourseDirectory.release_directory = "release"
     c.CourseDirectory.db_url = f"sqlite:///{Path(root) / 'gradebook.db'}"
-    c.Exchange.root = str(Path(root) / "exchange")
+    c.Exchange.root = shared_exchange.exchange_root(root, exchange)
+    c.CourseDirectory.course_id = shared_exchange.course_id(course_id)
     c.Application.log_level = "WARN"
     return c
 

@@ -25,6 +25,8 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     LimitOutput, NbGraderPreprocessor, OverwriteCells,
                                     OverwriteKernelspec, SaveAutoGrades)
 
+from dgm_staff import exchange as shared_exchange
+
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
@@ -316,11 +318,12 @@ def configure(c, root: Path | str) -> None:
     """Fill an nbgrader ``Config`` for a course folder ``root`` holding ``solutions/``."""
     encrypted_kernels(c)
     c.CourseDirectory.root = str(root)
-    c.CourseDirectory.course_id = "deep-generative-models"
+    c.CourseDirectory.course_id = shared_exchange.course_id()
     c.CourseDirectory.source_directory = "solutions"
     c.CourseDirectory.release_directory = "notebooks"
-    # The exchange (nbgrader's release/collect folders), inside the course and git-ignored.
-    c.Exchange.root = str(Path(root) / "exchange")
+    # The exchange (nbgrader's release/collect folders): the course's own, inside it and
+    # git-ignored, unless DGM_EXCHANGE names one shared with the students (dgm_staff.exchange).
+    c.Exchange.root = shared_exchange.exchange_root(root)
     # Autograde: fixed cell timeout, restore deleted test cells, keep outputs bounded.
     c.ExecutePreprocessor.timeout = CELL_TIMEOUT
     c.Execute.timeout = CELL_TIMEOUT
