@@ -34,9 +34,8 @@ from traitlets.config import Config
 from dgm_staff import exchange as shared_exchange
 from dgm_staff import mistakes
 from dgm_staff.pipeline import configure, encrypted_kernels
+from dgm.manifest import BEGIN_SOLUTION, END_SOLUTION
 from dgm.runtime import environ, repo_root
-
-SOLUTION_BEGIN = "### BEGIN SOLUTION"
 
 
 def solutions_dir() -> Path:
@@ -123,14 +122,20 @@ def generate_release(dest: Path | None = None, names: list[str] | None = None,
     """Run ``generate_assignment`` for every assignment into ``dest`` (default ``notebooks/``).
 
     With ``course``, the assignments are recorded in that course's gradebook (as autograde
-    needs); without, a throw-away gradebook is used.
+    needs); without, a throw-away gradebook is used, and the release is the students': the page
+    every notebook's *Running these notebooks* cell links to is written next to the notebooks
+    (:mod:`dgm_staff.running_page`).
     """
+    from dgm_staff import running_page
+
     dest = Path(dest or release_dir())
     with tempfile.TemporaryDirectory() as tmp:
         nb_api = api(Path(course or tmp), release=dest)
         for name in names or assignments():
             _check(nb_api.generate_assignment(name, force=True, create=True),
                    f"generate_assignment {name}")
+    if course is None:
+        running_page.write_page(dest)
     return dest
 
 
@@ -147,7 +152,7 @@ def _solution_sources(assignment: str) -> dict[str, dict[str, str]]:
 
 def _strip_solution_markers(source: str) -> str:
     return "\n".join(line for line in source.splitlines()
-                     if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+                     if line.strip() not in (BEGIN_SOLUTION, END_SOLUTION))
 
 
 def filled_submission(release_nb: nbformat.NotebookNode, solutions: dict[str, str],
