@@ -32,12 +32,11 @@ from pathlib import Path
 
 import nbformat
 
-from dgm.manifest import NOTEBOOKS
+from dgm.manifest import BEGIN_SOLUTION, END_SOLUTION, NOTEBOOKS
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_STATEMENT_NODES = 18
 MIN_FORMULA_NODES = 6
-BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
 @dataclass(frozen=True)

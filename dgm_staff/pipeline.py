@@ -27,13 +27,11 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 
 from dgm_staff import exchange as shared_exchange
 
-BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
-END_HIDDEN = "### END HIDDEN TESTS"
-HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
+# The hidden tests' region of a test cell, and the mark scheme: graders' notes in the question
+# cell above a manually graded answer (the markers are defined once, in dgm.manifest).
+from dgm.manifest import BEGIN_HIDDEN, BEGIN_MARK_SCHEME, END_HIDDEN, END_MARK_SCHEME
 
-#: Delimiters of a mark scheme: graders' notes in the question cell above a manually graded answer.
-BEGIN_MARK_SCHEME = "### BEGIN MARK SCHEME"
-END_MARK_SCHEME = "### END MARK SCHEME"
+HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
 
 #: Per-cell execution limit while autograding, in seconds (nbgrader's default is 30).
 CELL_TIMEOUT = 120

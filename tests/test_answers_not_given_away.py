@@ -18,6 +18,8 @@ import nbformat
 import pytest
 import sympy as sp
 
+from dgm.manifest import BEGIN_SOLUTION, END_SOLUTION
+
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
 
@@ -64,9 +66,9 @@ def answer_key(name: str) -> dict[str, object]:
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if cell.cell_type != "code" or not meta.get("solution") or "def " in cell.source \
-                or "class " in cell.source or "### BEGIN SOLUTION" not in cell.source:
+                or "class " in cell.source or BEGIN_SOLUTION not in cell.source:
             continue
-        body = cell.source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+        body = cell.source.split(BEGIN_SOLUTION)[1].split(END_SOLUTION)[0]
         for node in ast.parse(body).body:
             if isinstance(node, ast.Assign):
                 value = eval(compile(ast.Expression(node.value), "<answer>", "eval"), env)

@@ -27,6 +27,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from dgm.manifest import BEGIN_SOLUTION, END_SOLUTION
 from dgm_staff import course, leaks
 from tests.test_release import hidden_lines
 
@@ -181,7 +182,7 @@ def _planted() -> dict[str, str]:
 def _answer_source(grade_id: str, notebook: str) -> str:
     for nb_name, gid, source in leaks._solution_cells(ROOT / "solutions"):
         if gid == grade_id and nb_name == notebook:
-            return source.split("### BEGIN SOLUTION")[1].split("### END SOLUTION")[0]
+            return source.split(BEGIN_SOLUTION)[1].split(END_SOLUTION)[0]
     raise KeyError(grade_id)
 
 

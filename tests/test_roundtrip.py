@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from dgm.manifest import BEGIN_MARK_SCHEME
 from dgm_staff import course
 from tests.helpers import hidden_lines
 
@@ -145,7 +146,7 @@ def test_graders_read_the_mark_schemes_and_students_never_do(graded):
     assert "MARK SCHEME" not in release and "graders only" not in release
     autograded = nbformat.read(root / "autograded" / "buggy" / name / f"{name}.ipynb", 4)
     schemes = [c.source for c in autograded.cells if c.cell_type == "markdown"
-               and "### BEGIN MARK SCHEME" in c.source]
+               and BEGIN_MARK_SCHEME in c.source]
     manual = [c for c in autograded.cells if c.cell_type == "markdown"
               and c.metadata.get("nbgrader", {}).get("grade")]
     assert manual and len(schemes) == len(manual)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dgm import runtime
+from dgm.manifest import BEGIN_HIDDEN, END_HIDDEN
 from dgm.runtime import AUTOGRADE_ENV, BUDGET_ENV, CI_ENV, DEVICE_ENV, OUTPUT_ENV
 from dgm_staff.pipeline import HIDDEN_NOTE, HideHiddenTests, strip_hidden
 from dgm.training import fit
@@ -100,11 +101,11 @@ def test_fit_stops_on_nan_with_advice():
 
 
 # ------------------------------------------------------------------------ feedback ------------
-SOURCE = """checks.check_visible(f)
-### BEGIN HIDDEN TESTS
+SOURCE = f"""checks.check_visible(f)
+{BEGIN_HIDDEN}
 secret_case = build_the_secret_case(seed=123)
 checks.check_hidden(f, secret_case)
-### END HIDDEN TESTS"""
+{END_HIDDEN}"""
 
 
 def test_strip_hidden_removes_the_region():

@@ -391,9 +391,9 @@ def _nbgrader(cell: dict) -> dict:
 def _split_hidden(source: str) -> tuple[str, str]:
     visible, hidden, inside = [], [], False
     for line in source.splitlines():
-        if line.strip() == "### BEGIN HIDDEN TESTS":
+        if line.strip() == manifest.BEGIN_HIDDEN:
             inside = True
-        elif line.strip() == "### END HIDDEN TESTS":
+        elif line.strip() == manifest.END_HIDDEN:
             inside = False
         else:
             (hidden if inside else visible).append(line)
