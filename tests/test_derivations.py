@@ -148,6 +148,82 @@ def test_02c_minibatch_estimate_is_capped_at_log_n():
     assert sp.N(r["term"].subs({r["a"]: 2, r["S"]: 1, r["N"]: 64})) < sp.N(sp.log(64))
 
 
+def test_02c_minibatch_estimate_is_the_infonce_lower_bound():
+    """E[estimate] over every batch of K i.i.d. pairs, enumerated exactly, is I(x; z) minus an
+    expected KL (so at most I), at most log K, 0 for K = 1, and tends to I as K grows."""
+    r = B.infonce_iid(2)
+    pi, a, b = r["symbols"]
+    assert sp.simplify(sp.expand_log(r["mi"] - r["estimate"] - r["gap_kl"], force=True)) == 0
+    for point in ({pi: sp.Rational(1, 3), a: sp.Rational(4, 5), b: sp.Rational(1, 4)},
+                  {pi: sp.Rational(1, 2), a: sp.Rational(99, 100), b: sp.Rational(1, 100)},
+                  {pi: sp.Rational(9, 10), a: sp.Rational(1, 2), b: sp.Rational(2, 5)}):
+        estimate, mi = (sp.N(r[k].subs(point), 30) for k in ("estimate", "mi"))
+        assert 0 < estimate < mi and estimate < sp.log(2)
+    independent = {pi: sp.Rational(1, 3), a: sp.Rational(3, 5), b: sp.Rational(3, 5)}
+    for value in ("estimate", "mi", "gap_kl"):                  # equality when z ignores x
+        assert abs(sp.N(r[value].subs(independent), 30)) < 1e-25
+    r3 = B.infonce_iid(3)
+    point = {pi: sp.Rational(1, 3), a: sp.Rational(4, 5), b: sp.Rational(1, 4)}
+    gaps = [float(sp.N((q["mi"] - q["estimate"]).subs(point), 30)) for q in (r, r3)]
+    assert abs(gaps[1] - float(sp.N(r3["gap_kl"].subs(point), 30))) < 1e-12
+    closed = [B.infonce_iid_gap(1 / 3, 4 / 5, 1 / 4, k) for k in (1, 2, 3, 10, 100, 1000)]
+    assert closed[0] == pytest.approx(float(sp.N(r["mi"].subs(point))))   # K = 1: estimate 0
+    assert closed[1:3] == pytest.approx(gaps, abs=1e-12)      # closed form = enumeration
+    assert all(x > y > 0 for x, y in zip(closed, closed[1:]))  # tighter with every K ...
+    assert 1000 * closed[-1] == pytest.approx(100 * closed[-2], rel=0.05)   # ... as 1/K
+
+
+def test_02c_infonce_bound_holds_for_batches_of_distinct_test_images():
+    """x uniform on 3 images, batches of K distinct ones (a split of the test set): the bound
+    and the cap hold; codes that tell the images apart reach log K, and with K = all images, I."""
+    r = B.infonce_without_replacement(2, 3)
+    assert sp.simplify(sp.expand_log(r["mi"] - r["estimate"] - r["gap_kl"], force=True)) == 0
+    for e in (sp.Rational(1, 10), sp.Rational(1, 2), sp.Rational(3, 5)):
+        estimate, mi = (sp.N(r[k].subs(r["e"], e), 30) for k in ("estimate", "mi"))
+        assert 0 < estimate < mi and estimate < sp.log(2)
+    assert sp.simplify(r["estimate"].subs(r["e"], sp.Rational(2, 3))) == 0    # z independent of x
+    apart = B.infonce_without_replacement(2, 3, e=0)
+    assert (sp.simplify(apart["estimate"]), sp.simplify(apart["mi"])) == (sp.log(2), sp.log(3))
+    whole = B.infonce_without_replacement(3, 3, e=0)
+    assert sp.simplify(whole["estimate"] - whole["mi"]) == 0
+
+
+def test_02c_leaving_the_positive_out_is_no_bound():
+    """The check can fail: the leave-one-out variant of the estimate exceeds I and log K."""
+    r = B.infonce_without_replacement(2, 3, B.leave_one_out_estimate)
+    estimate, mi = (sp.N(r[k].subs(r["e"], sp.Rational(1, 10)), 30) for k in ("estimate", "mi"))
+    assert estimate > mi and estimate > sp.log(2)
+
+
+def test_02c_the_derived_estimate_is_the_notebooks_formula():
+    """Part 3 computes (log q(z_i|x_i) − log_aggregate_posterior(z, mu, sigma_square)).mean(): on
+    a Gaussian encoder's batch it equals minibatch_mi_estimate of the matrix q(z_i|x_j)."""
+    import math
+    from pathlib import Path
+
+    import nbformat
+    import torch
+    from torch.distributions import Normal
+
+    from grader_tests.beta_vae import ref_log_aggregate_posterior
+
+    sweep = next(c.source for c in nbformat.read(
+        Path(__file__).resolve().parent.parent / "solutions/02_beta_vae/02_beta_vae.ipynb", 4).cells
+        if c.metadata.get("nbgrader", {}).get("grade_id") == "sweep")
+    assert "mi = (log_q_zx - log_aggregate_posterior(z, mu, sigma_square)).mean()" in sweep
+    assert "log_q_zx = Normal(mu, sigma_square.sqrt()).log_prob(z).sum(-1)" in sweep
+    g = torch.Generator().manual_seed(0)
+    mu = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    sigma_square = 0.2 + torch.rand(6, 3, generator=g, dtype=torch.float64)
+    z = mu + sigma_square.sqrt() * torch.randn(6, 3, generator=g, dtype=torch.float64)
+    log_q_zx = Normal(mu, sigma_square.sqrt()).log_prob(z).sum(-1)
+    notebook = (log_q_zx - ref_log_aggregate_posterior(z, mu, sigma_square)).mean().item()
+    q = Normal(mu.unsqueeze(0), sigma_square.sqrt().unsqueeze(0)).log_prob(
+        z.unsqueeze(1)).sum(-1).exp().tolist()                       # q[i][j] = q(z_i | x_j)
+    assert notebook == pytest.approx(B.minibatch_mi_estimate(q, log=math.log), abs=1e-10)
+    assert notebook != pytest.approx(B.leave_one_out_estimate(q, log=math.log), abs=1e-3)
+
+
 # ------------------------------------------------------------------------ notebook 03 ---------
 def test_03_recursion_unrolls_to_the_series():
     assert E.recursion_to_z3()["gap"] == 0
