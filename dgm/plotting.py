@@ -113,7 +113,7 @@ def save(fig, path: Path) -> Path:
 
 
 def plot_rate_distortion(series: dict, title: str = "Rate–distortion plane (test set)"):
-    """Left: each series of :class:`dgm.rd.RDPoint` on the rate–distortion plane, labelled by beta.
+    """Left: each series of :class:`dgm.rate_distortion.RDPoint` on the rate–distortion plane, labelled by beta.
     Right: rate and the minibatch estimate of I(x; z) against beta, with the estimator's cap."""
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
     markers = iter(["o-", "s--", "^:", "D-."])

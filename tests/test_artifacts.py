@@ -13,7 +13,7 @@ from torch import nn
 
 import dgm
 from dgm import artifacts, gan, runtime
-from dgm.rd import RDPoint, course_beta_vae_points, load_points, save_points
+from dgm.rate_distortion import RDPoint, course_beta_vae_points, load_points, save_points
 from dgm.training import fit
 
 

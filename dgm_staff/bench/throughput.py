@@ -105,7 +105,7 @@ def _vae(device) -> Model:
 
 
 def _beta_vae(device) -> Model:
-    from dgm.rd import GaussianEncoder, MLPDecoder
+    from dgm.rate_distortion import GaussianEncoder, MLPDecoder
 
     ns = solution_namespace("02_beta_vae")
     enc, dec = GaussianEncoder(8, 256).to(device), MLPDecoder(8, 256).to(device)
@@ -119,7 +119,7 @@ def _beta_vae(device) -> Model:
 
 
 def _echo(device) -> Model:
-    from dgm.rd import EchoEncoder, MLPDecoder, echo_clip
+    from dgm.rate_distortion import EchoEncoder, MLPDecoder, echo_clip
 
     ns = solution_namespace("03_echo")
     enc = EchoEncoder(8, 256, s_max=echo_clip(50)).to(device)
