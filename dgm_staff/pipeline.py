@@ -340,6 +340,10 @@ def configure(c, root: Path | str) -> None:
     c.LimitOutput.max_traceback = 60
     # Feedback: hidden tests are removed before the notebook is rendered.
     c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+    # ... and the page reads offline: MathJax inline, nothing from the network.
+    from dgm_staff import offline_feedback
+
+    offline_feedback.configure(c)
     # Mark schemes sit in the locked question cell above each manually graded answer, between
     # BEGIN/END MARK SCHEME. The release drops them (nbgrader's ClearMarkScheme; its check that
     # they sit in "task" cells is off because these cells are plain locked cells). The gradebook
