@@ -105,6 +105,9 @@ def main(argv: list[str]) -> int:
     workers = "2" if (os.cpu_count() or 1) >= 2 else "1"
     # fresh outputs: a finished training checkpoint of an earlier run would be loaded, not run
     shutil.rmtree(ROOT / "build" / "test-outputs", ignore_errors=True)
+    # the JupyterHub test's proxy: configurable-http-proxy from npm, into the course's cache
+    # outside the checkout, when it is missing (without npm that test says so and skips)
+    run(python, "-m", "dgm_staff.hub", "install-proxy")
     # lint first ([tool.ruff] in pyproject.toml); the tests run either way, and either failing
     # fails the command
     lint = run(python, "-m", "ruff", "check", ".")
