@@ -13,7 +13,7 @@ import sympy as sp
 import torch
 
 from dgm.checks import beta_vae as visible
-from grader_tests import randomised, symbolic
+from grader_tests import randomised, written_answers
 from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, backward, call, close, on_another_device,
                                 require_tensor)
@@ -99,14 +99,14 @@ def _answers():
 # ------------------------------------------------------------------------ written part --------
 def check_gaussian_pixel_nll(answer):
     B = _answers()
-    symbolic.check_expression(
+    written_answers.check_expression(
         "(a) -log p(x_j | z)", answer, B.GAUSSIAN_PIXEL_NLL, [B.x, B.x_hat, B.sigma],
         hint="-log N(x; x_hat, sigma^2) = (x - x_hat)^2 / (2 sigma^2) + log(2 pi sigma^2) / 2")
 
 
 def check_decoder_variance(answer):
     B = _answers()
-    symbolic.check_expression(
+    written_answers.check_expression(
         "(b) decoder variance", answer, B.beta / 2, [B.beta],
         hint="divide squared error + beta*KL by beta and compare with "
              "squared error/(2 sigma^2) + KL")
@@ -115,7 +115,7 @@ def check_decoder_variance(answer):
 def check_kl_to_standard_normal(answer):
     mu, v = sp.Symbol("mu", real=True), sp.Symbol("v", positive=True)
     reference = (v + mu ** 2 - 1 - sp.log(v)) / 2
-    symbolic.check_expression(
+    written_answers.check_expression(
         "(d) KL(N(mu, v) || N(0, 1))", answer, reference, [mu, v],
         hint="use the Gaussian KL with m2 = 0, v2 = 1: (log(v2/v1) + (v1 + (m1-m2)^2)/v2 - 1)/2")
 

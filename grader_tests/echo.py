@@ -13,7 +13,7 @@ import sympy as sp
 import torch
 
 from dgm.checks import echo as visible
-from grader_tests import randomised, symbolic
+from grader_tests import randomised, written_answers
 from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, backward, call, close, explain_mismatch, generator,
                                 known_mistakes, on_another_device, require_tensor)
@@ -66,7 +66,7 @@ def _answers():
 # ------------------------------------------------------------------------ written part --------
 def check_recursion(answer):
     E = _answers()
-    symbolic.check_expression(
+    written_answers.check_expression(
         "(a) z after three echoes", answer,
         E.m0 + E.s0 * E.m1 + E.s0 * E.s1 * E.m2 + E.s0 * E.s1 * E.s2 * E.z3,
         [E.m0, E.m1, E.m2, E.s0, E.s1, E.s2, E.z3],
@@ -77,14 +77,14 @@ _a, _s = sp.Symbol("a", positive=True), sp.Symbol("s", positive=True)
 
 
 def check_stationary_variance(answer):
-    symbolic.check_expression(
+    written_answers.check_expression(
         "(d) stationary variance", answer, _a ** 2 / (1 - _s ** 2), [_a, _s],
         hint="take the variance of both sides of z = a*x + s*z' with z' an independent copy "
              "of z, and solve for Var z")
 
 
 def check_linear_rate(answer):
-    symbolic.check_expression(
+    written_answers.check_expression(
         "(d) I(x; z) in the 1-D case", answer, -sp.log(_s), [_s],
         hint="I = H(z) - H(z|x); z given x is a*x + s*z', whose entropy is H(z) + log|s|")
 

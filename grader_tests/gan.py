@@ -30,7 +30,7 @@ from torch import nn
 
 from dgm.checks import gan as visible
 from dgm.checks.gan import DNET_TABLE, check_layers, gnet_table  # noqa: F401
-from grader_tests import randomised, symbolic
+from grader_tests import randomised, written_answers
 from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (GLOBAL_DEVICE, OTHER_DEVICE, CheckFailed, call, close, generator,
                                 on_another_device, require_tensor)
@@ -165,14 +165,14 @@ def _answers():
 
 def check_optimal_discriminator(answer):
     G = _answers()
-    symbolic.check_expression(
+    written_answers.check_expression(
         "(b) optimal discriminator", answer, G.OPTIMAL_D, [G.a, G.b],
         hint="maximise a*log(D) + b*log(1 - D) over D: set the derivative a/D - b/(1-D) to 0")
 
 
 def check_cost_at_optimum(answer):
     G = _answers()
-    symbolic.check_expression(
+    written_answers.check_expression(
         "(c) generator cost at D*", answer, G.COST_AT_OPTIMUM, [G.J],
         hint="substitute D* into the value function and add and subtract log 2 inside each "
              "expectation: each becomes a KL to the mixture m = (p_data + p_G)/2")

@@ -22,7 +22,7 @@ from torch import nn
 from torch.distributions import Normal
 
 from dgm.checks import vae as visible
-from grader_tests import randomised, symbolic
+from grader_tests import randomised, written_answers
 from grader_tests._core import grading_seed, on_fresh_inputs
 from grader_tests._core import (CheckFailed, backward, call, close, generator,
                                 on_another_device, require_tensor,
@@ -154,7 +154,7 @@ def _answers():
 def check_bernoulli_likelihood(answer):
     """(a) the likelihood of one pixel, as a formula in ``y_hat`` and ``x_j``."""
     D = _answers()
-    symbolic.check_expression(
+    written_answers.check_expression(
         "(a) p(x_j | z)", answer, D.BERNOULLI_PIXEL, [D.y_hat, D.x_j],
         hint="a Bernoulli pixel is 1 with probability y_hat: the formula must give y_hat at "
              "x_j = 1 and 1 - y_hat at x_j = 0 (use powers with x_j and 1 - x_j)",
@@ -164,20 +164,20 @@ def check_bernoulli_likelihood(answer):
 def check_encoder_outputs(answer):
     """(b) how many numbers the encoder outputs for z ∈ R² with a diagonal Gaussian."""
     D = _answers()
-    symbolic.check_number("(b) encoder outputs", answer, D.ENCODER_OUTPUTS,
-                          hint="a diagonal Gaussian over R^2 has one mean and one variance per "
-                               "latent dimension; no covariances")
+    written_answers.check_number("(b) encoder outputs", answer, D.ENCODER_OUTPUTS,
+                                 hint="a diagonal Gaussian over R^2 has one mean and one "
+                                      "variance per latent dimension; no covariances")
 
 
 def check_kl_self(answer):
     D = _answers()
-    symbolic.check_expression("(g) KL(q || q)", answer, D.KL_SELF, [],
-                              hint="log(q/q) is zero everywhere")
+    written_answers.check_expression("(g) KL(q || q)", answer, D.KL_SELF, [],
+                                     hint="log(q/q) is zero everywhere")
 
 
 def check_kl_equal_variance(answer):
     D = _answers()
-    symbolic.check_expression(
+    written_answers.check_expression(
         "(h) KL(N(mu_phi, sigma^2) || N(mu_p, sigma^2))", answer, D.KL_EQUAL_VARIANCE,
         [D.mu_phi, D.mu_p, D.sigma],
         hint="with equal variances the log-ratio of the densities is "

@@ -76,7 +76,7 @@ def test_student_checks_import_no_staff_code(path):
 
 def test_importing_the_student_checks_loads_no_staff_module():
     code = ("import sys\n"
-            "from dgm.checks import beta_vae, echo, gan, inversion, symbolic, vae, wgan\n"
+            "from dgm.checks import beta_vae, echo, gan, inversion, vae, written_answers, wgan\n"
             f"print(sorted(m for m in sys.modules if m.split('.')[0] in {STAFF!r}))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          check=True)

@@ -3,8 +3,8 @@ graded test cells of the solution notebooks themselves.
 
 For each written answer the test cell's own source is executed, split at its hidden region:
 
-* the visible region (``checks.symbolic.check_format``) must accept every right spelling, so that
-  no student is told that a right answer has the wrong form;
+* the visible region (``checks.written_answers.check_format``) must accept every right
+  spelling, so that no student is told that a right answer has the wrong form;
 * the hidden region must accept every right spelling (the key, rewritten, expanded or factored
   forms, float constants from ``math``/``numpy``, exact and rounded numbers, rounded constants
   inside formulas, ``Fraction``, ``Decimal``, numpy scalars and 0-d tensors, strings, every letter
@@ -402,7 +402,8 @@ def _split_hidden(source: str) -> tuple[str, str]:
 
 def _check_format_call(tree: ast.Module) -> ast.Call | None:
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and ast.unparse(node.func) == "checks.symbolic.check_format":
+        if (isinstance(node, ast.Call)
+                and ast.unparse(node.func) == "checks.written_answers.check_format"):
             return node
     return None
 

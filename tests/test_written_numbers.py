@@ -13,9 +13,9 @@ import pytest
 import sympy as sp
 import torch
 
-from dgm.checks import symbolic as visible_symbolic
+from dgm.checks import written_answers as visible_answers
 from dgm.checks._core import CheckFailed
-from grader_tests import symbolic, vae, wgan
+from grader_tests import vae, wgan, written_answers
 
 NAN = float("nan")
 INFINITY_SPELLINGS = [sp.oo, float("inf"), np.inf, "inf", "oo", sp.zoo, -sp.log(0)]
@@ -26,7 +26,7 @@ CASES = {
                                 Decimal("4"), torch.tensor(4), torch.tensor(4.0)],
                                [NAN, 2, 6, float("inf"), "four", Fraction(7, 2),
                                 Decimal("NaN"), torch.tensor(NAN), torch.tensor([4, 4])]),
-    "04 (c) minimum cost": (lambda a: symbolic.check_number("(c)", a, -sp.log(4), "hint"),
+    "04 (c) minimum cost": (lambda a: written_answers.check_number("(c)", a, -sp.log(4), "hint"),
                             [-sp.log(4), -2 * sp.log(2), -1.3863, -math.log(4), "-log(4)",
                              np.log(0.25), Decimal("-1.3863"), np.float32(-1.3863),
                              torch.tensor(-1.3863), torch.tensor(-1.3863, dtype=torch.float64)],
@@ -69,9 +69,9 @@ def test_wrong_values_and_nan_are_refused_with_a_message(cell):
 def test_the_visible_format_check_refuses_nan():
     for answer in (NAN, np.nan, sp.nan):
         with pytest.raises(CheckFailed, match="NaN"):
-            visible_symbolic.check_format("(b) a number", answer)
-    visible_symbolic.check_format("(b) a number", 4)
-    visible_symbolic.check_format("(a) KL", sp.oo)
+            visible_answers.check_format("(b) a number", answer)
+    visible_answers.check_format("(b) a number", 4)
+    visible_answers.check_format("(a) KL", sp.oo)
 
 
 # ------------------------------------------------------------------------ formulas --------------
@@ -106,15 +106,15 @@ x = sp.Symbol("x", real=True)
 @pytest.mark.parametrize("answer", [3 * x + 0.3333, 3 * x + 0.333, 2.9999 * x + sp.Rational(1, 3),
                                     (x + 0.1111) * 3, "3*x + 0.3333", 3 * x + Decimal("0.3333")])
 def test_a_rounded_constant_inside_a_formula_counts_like_the_rounded_number(answer):
-    visible_symbolic.check_expression("f", answer, 3 * x + sp.Rational(1, 3), [x], hint="h")
-    symbolic.check_expression("f", answer, 3 * x + sp.Rational(1, 3), [x], hint="h")
+    visible_answers.check_expression("f", answer, 3 * x + sp.Rational(1, 3), [x], hint="h")
+    written_answers.check_expression("f", answer, 3 * x + sp.Rational(1, 3), [x], hint="h")
 
 
 @pytest.mark.parametrize("answer", [3 * x + 0.3, 3 * x - 0.3333, x + 0.3333, 3 * x + 0.334,
                                     2.9 * x + 0.3333, 3 * x, 3 * x + 0.3333 + 0.01 * x ** 2,
                                     3 * x + 0.3333 * sp.zoo, 3 * x + sp.nan])
 def test_a_wrong_formula_with_float_constants_is_refused(answer):
-    for module in (visible_symbolic, symbolic):
+    for module in (visible_answers, written_answers):
         with pytest.raises(CheckFailed, match="How to fix"):
             module.check_expression("f", answer, 3 * x + sp.Rational(1, 3), [x], hint="h")
 
@@ -122,14 +122,14 @@ def test_a_wrong_formula_with_float_constants_is_refused(answer):
 def test_nan_at_some_points_never_counts_as_agreement():
     """An answer that is NaN (or infinite) where the reference is finite is not equivalent."""
     y = sp.Symbol("y", positive=True)
-    assert not visible_symbolic.equivalent(sp.sqrt(-y) * 0 + sp.nan, y, [y])
-    assert not visible_symbolic._numerically_equal(sp.zoo * y, y, [y])
-    assert visible_symbolic._numerically_equal(y * 1.0, y, [y])
+    assert not visible_answers.equivalent(sp.sqrt(-y) * 0 + sp.nan, y, [y])
+    assert not visible_answers._numerically_equal(sp.zoo * y, y, [y])
+    assert visible_answers._numerically_equal(y * 1.0, y, [y])
 
 
-def test_the_shipped_symbolic_module_gives_no_written_answer_away():
+def test_the_shipped_written_answers_module_gives_no_answer_away():
     from pathlib import Path
 
-    text = Path(visible_symbolic.__file__).read_text()
+    text = Path(visible_answers.__file__).read_text()
     for give_away in ("0.6931", "1.3863", "1.386", "log(4)", "log 4", "log(2)", "log 2"):
         assert give_away not in text, give_away

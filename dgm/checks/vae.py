@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from dgm.checks import symbolic  # noqa: F401 - the notebook's formula cells use checks.symbolic
+from dgm.checks import written_answers  # noqa: F401 - used by the notebooks
 from dgm.checks._core import (CheckFailed, backward, call, close, expected, explain_mismatch,
                               generator, known_mistakes, replay, require_tensor, set_parameters,
                               with_globals)

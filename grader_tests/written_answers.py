@@ -1,5 +1,6 @@
-"""Checks for written answers: the student-side module :mod:`dgm.checks.symbolic` (format checks
-and the equivalence machinery, which take the expected answer as an argument), re-exported.
+"""Checks for written answers: the student-side module :mod:`dgm.checks.written_answers`
+(format checks and the equivalence machinery, which take the expected answer as an argument),
+re-exported.
 
 When grading, the answer comes from the student's kernel through the judge: numbers, sympy
 expressions and tensors arrive as themselves, but a ``fractions.Fraction`` or a
@@ -15,10 +16,10 @@ import fractions
 import re
 from typing import Any
 
-from dgm.checks import symbolic as _visible
-from dgm.checks.symbolic import *  # noqa: F401,F403
-from dgm.checks.symbolic import (_as_expr, _equal_up_to_rounding,  # noqa: F401
-                                 _numerically_equal, _plain)
+from dgm.checks import written_answers as _visible
+from dgm.checks.written_answers import *  # noqa: F401,F403
+from dgm.checks.written_answers import (_as_expr, _equal_up_to_rounding,  # noqa: F401
+                                        _numerically_equal, _plain)
 
 _FRACTION = re.compile(r"Fraction\(\s*(-?\d+)\s*,\s*(\d+)\s*\)")
 _DECIMAL = re.compile(r"Decimal\(\s*'([^']{1,200})'\s*\)")
