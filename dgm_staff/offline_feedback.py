@@ -5,10 +5,12 @@ called with no URL, so ``HTMLExporter.mathjax_url`` does not reach it), and a st
 the page offline, or behind a firewall that blocks the CDN, sees raw ``$\\frac{...}{...}$``.
 nbgrader's ``release_feedback`` copies the ``.html`` files only, so whatever the page needs must
 be inside it. The course's templates (``dgm_staff/templates``) come before nbgrader's:
-``feedback/mathjax.html.j2`` replaces the macro of nbgrader's ``feedback`` template and is the
-only file that differs, so the page carries MathJax 2.7 as inline scripts, read from the
-``jupyter-server-mathjax`` package when the feedback is generated. (The template keeps nbgrader's
-name ``feedback``: ``NbGraderAPI.generate_feedback`` sets that name itself.)
+``feedback/mathjax.html.j2`` replaces the macro of nbgrader's ``feedback`` template, so the page
+carries MathJax 2.7 as inline scripts, read from the ``jupyter-server-mathjax`` package when the
+feedback is generated; ``feedback/base.html.j2`` leaves out JavaScript and widget outputs (a
+tqdm progress bar), whose scripts need jQuery and a widget manager that the page does not have.
+nbgrader's ``index.html.j2`` is used as it is. (The folder keeps nbgrader's template name
+``feedback``: ``NbGraderAPI.generate_feedback`` sets that name itself.)
 
 Output: MathJax turns the TeX into MathML, which the browser typesets with its own fonts
 (MathML Core: Chromium and Edge 109 and later, Firefox, Safari); letters in ``\\mathbb``,
@@ -28,7 +30,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-#: The course's nbconvert templates, searched before nbgrader's: ``feedback/mathjax.html.j2``.
+#: The course's nbconvert templates, searched before nbgrader's: ``feedback/mathjax.html.j2``
+#: and ``feedback/base.html.j2``.
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 #: The MathJax files the page inlines, relative to the package's ``static/`` folder, in three
