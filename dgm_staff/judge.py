@@ -15,7 +15,7 @@ How a test cell is graded (:class:`dgm_staff.pipeline.RobustExecute` drives it):
    sends back only data: outputs, and what the call changed in its arguments (values, gradients,
    ``requires_grad``). Networks come back as structural mirrors (standard ``torch.nn`` layers with
    the student's weights) whose ``forward`` runs in the kernel. Gradients of returned values are
-   taken in the kernel on request (:func:`dgm.checks._core.backward`, ``grad``).
+   taken in the kernel on request (:func:`dgm.checks.common.backward`, ``grad``).
 4. The cell's verdict is whether the judge's run raised; its message is the check's own.
 
 Guarantees: nothing the submission does inside its kernel (patching checks, ``torch``, builtins,
@@ -52,7 +52,7 @@ from torch import nn
 MIME = "application/x-dgm-judge"
 def _agent_source() -> str:
     """The agent's source, with the judge's own ``swap_globals`` (never the kernel's copy)."""
-    from dgm.checks._core import swap_globals
+    from dgm.checks.common import swap_globals
 
     agent = (Path(__file__).resolve().parent / "kernel_agent.py").read_text()
     return (f"{agent}\n\n{inspect.getsource(swap_globals)}\n"
@@ -706,7 +706,7 @@ class Judge:
     def __init__(self, kc, checks_module: str | None, timeout: float):
         self.session = Session(KernelChannel(kc, timeout))
         self.checks = importlib.import_module(checks_module) if checks_module else None
-        _core().REMOTE = self.session
+        _checks_common().REMOTE = self.session
 
     def run_cell(self, source: str) -> BaseException | None:
         """Run a test cell's whole source; the exception it raised, or None if it passed."""
@@ -734,13 +734,13 @@ class Judge:
         return None
 
     def close(self) -> None:
-        _core().REMOTE = None
+        _checks_common().REMOTE = None
 
 
-def _core():
+def _checks_common():
     """The checks' shared helpers, whose ``backward``/``grad`` ask :attr:`REMOTE` to take
     gradients in the kernel for values the student's code returned."""
-    from dgm.checks import _core as core
+    from dgm.checks import common as core
     return core
 
 

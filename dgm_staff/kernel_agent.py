@@ -17,7 +17,7 @@ helper there (with the staff's reference) and sends back only the value; gradien
 are asked of the judge the same way (a vector-Jacobian product). While such copies exist, the
 student's code runs in a worker thread, so that the agent can answer the judge's requests while
 that code waits for a proxy's value. The copy is made by ``swap_globals``, which the judge appends
-to this source from its own ``dgm.checks._core`` (the kernel's copy of that module is the
+to this source from its own ``dgm.checks.common`` (the kernel's copy of that module is the
 submission's to change).
 """
 
@@ -259,7 +259,7 @@ class _Agent:
     def device_context(self, values):
         """What a call runs under: a device check's stand-in tensors among the arguments (or in
         a network among them) carry the context that makes the tensors the student's code creates
-        on their device stand-ins too (``dgm.checks._core.StandIn``); otherwise nothing."""
+        on their device stand-ins too (``dgm.checks.common.StandIn``); otherwise nothing."""
         for value in values:
             items = list(value.values()) if isinstance(value, dict) else \
                 list(value) if isinstance(value, (list, tuple)) else [value]

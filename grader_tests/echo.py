@@ -14,9 +14,9 @@ import torch
 
 from dgm.checks import echo as visible
 from grader_tests import randomised, written_answers
-from grader_tests._core import grading_seed, on_fresh_inputs
-from grader_tests._core import (CheckFailed, backward, call, close, explain_mismatch, generator,
-                                known_mistakes, on_another_device, require_tensor)
+from grader_tests.grading_inputs import grading_seed, on_fresh_inputs
+from dgm.checks.common import (CheckFailed, backward, call, close, explain_mismatch, generator,
+                               known_mistakes, on_another_device, require_tensor)
 
 
 def series_pair(m, s, d_max):

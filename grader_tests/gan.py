@@ -17,7 +17,7 @@ generator); a discriminator that looks at the whole batch (:class:`SpreadD`), so
 generated images must go through it in separate calls; codes of another shape, new on each call,
 each coordinate uniform on its own. The device checks run on meta tensors, or on the stand-in
 where meta tensors cannot run the code (``.item()``, ``torch.distributions``): only tensors on
-two devices count (:func:`dgm.checks._core.on_another_device`).
+two devices count (:func:`dgm.checks.common.on_another_device`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from torch import nn
 from dgm.checks import gan as visible
 from dgm.checks.gan import DNET_TABLE, check_layers, gnet_table  # noqa: F401
 from grader_tests import randomised, written_answers
-from grader_tests._core import grading_seed, on_fresh_inputs
-from grader_tests._core import (GLOBAL_DEVICE, OTHER_DEVICE, CheckFailed, call, close, generator,
-                                on_another_device, require_tensor)
+from grader_tests.grading_inputs import grading_seed, on_fresh_inputs
+from dgm.checks.common import (GLOBAL_DEVICE, OTHER_DEVICE, CheckFailed, call, close, generator,
+                               on_another_device, require_tensor)
 
 
 # ------------------------------------------------------------------------ references ----------

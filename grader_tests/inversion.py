@@ -24,9 +24,9 @@ import torch
 from dgm.checks import inversion as visible
 from dgm.checks.inversion import BumpG, LinearG  # noqa: F401 - the test generators
 from grader_tests import randomised, written_answers  # noqa: F401 - used by the notebooks
-from grader_tests._core import grading_seed, on_fresh_inputs
-from grader_tests._core import (CheckFailed, call, close, explain_mismatch, generator,
-                                on_another_device, require_tensor, with_globals)
+from grader_tests.grading_inputs import grading_seed, on_fresh_inputs
+from dgm.checks.common import (CheckFailed, call, close, explain_mismatch, generator,
+                               on_another_device, require_tensor, with_globals)
 
 
 def _uniform(g, low, high, *shape, dtype=torch.float32):

@@ -3,11 +3,11 @@ time (shapes, batch sizes, dtypes, values near the edges of what the task allows
 student's function is compared with the reference, within tolerance.
 
 The cases come from `hypothesis <https://hypothesis.readthedocs.io>`_ strategies, seeded with a
-seed drawn when the check runs (:func:`grader_tests._core.grading_seed`), so no recorded answer
-knows them. A disagreement is shrunk to the simplest case that shows it (batch 1, D 1, float32
-...), and the message names that case and the seed, so that a student or an instructor can
-replay it. Each case builds its tensors from a small integer ``seed`` with
-:func:`torch.Generator`, which keeps shrinking cheap: hypothesis shrinks integers, not tensors.
+seed drawn when the check runs (:func:`grader_tests.grading_inputs.grading_seed`), so no recorded
+answer knows them. A disagreement is shrunk to the simplest case that shows it (batch 1, D 1,
+float32 ...), and the message names that case and the seed, so that a student or an instructor can
+replay it. Each case builds its tensors from a small integer ``seed`` with :func:`torch.Generator`,
+which keeps shrinking cheap: hypothesis shrinks integers, not tensors.
 
 :data:`SPECS` maps each graded function to its randomised check, :data:`NOT_RANDOMISED` names the
 graded functions left out and why (a test holds the two against the notebooks' graded cells).
@@ -27,8 +27,9 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis import seed as fixed_seed
 from hypothesis import strategies as st
 
-from grader_tests._core import (CheckFailed, call, close, generator, grading_seed,
-                                require_tensor, with_globals)
+from dgm.checks.common import (CheckFailed, call, close, generator, require_tensor,
+                               with_globals)
+from grader_tests.grading_inputs import grading_seed
 
 # hypothesis keeps a few files (here: none of its example database) in ./.hypothesis by default;
 # grading must leave the course folder as it was.

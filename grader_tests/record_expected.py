@@ -18,7 +18,7 @@ import sys
 
 import torch
 
-from dgm.checks._core import EXPECTED_FILE
+from dgm.checks.common import EXPECTED_FILE
 from dgm.manifest import NOTEBOOKS
 
 #: Notebook key (as the student-side modules name it) -> staff module with ``record()``.

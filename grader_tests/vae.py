@@ -4,7 +4,7 @@ Each ``check_*`` takes the student's function (or class) and ``level``: ``"visib
 student-side contract check of :mod:`dgm.checks.vae` (what students see in the notebook, compared
 with values recorded from the references below); ``"hidden"`` runs it, then the thorough checks
 used for grading (other sizes, edge cases, statistics, gradients). A failure raises
-:class:`~dgm.checks._core.CheckFailed` whose message names the likely mistake and how to fix it.
+:class:`~dgm.checks.common.CheckFailed` whose message names the likely mistake and how to fix it.
 
 References are independent of the student's code: ``torch.distributions`` for densities,
 autograd for gradients, and the sympy-verified results in ``derivations/`` for written answers.
@@ -23,10 +23,10 @@ from torch.distributions import Normal
 
 from dgm.checks import vae as visible
 from grader_tests import randomised, written_answers
-from grader_tests._core import grading_seed, on_fresh_inputs
-from grader_tests._core import (CheckFailed, backward, call, close, generator,
-                                on_another_device, require_tensor,
-                                with_globals)  # noqa: F401 - tests isolate functions with it
+from grader_tests.grading_inputs import grading_seed, on_fresh_inputs
+from dgm.checks.common import (CheckFailed, backward, call, close, generator,
+                               on_another_device, require_tensor,
+                               with_globals)  # noqa: F401 - tests isolate functions with it
 
 LOG_2PI = math.log(2 * math.pi)
 

@@ -17,9 +17,9 @@ import torch
 from dgm.checks import wgan as visible
 from dgm.checks.wgan import RecordingCritic
 from grader_tests import randomised, written_answers  # noqa: F401 - used by the notebooks
-from grader_tests._core import grading_seed, on_fresh_inputs
-from grader_tests._core import (CheckFailed, backward, call, close, generator, on_another_device,
-                                require_tensor)
+from grader_tests.grading_inputs import grading_seed, on_fresh_inputs
+from dgm.checks.common import (CheckFailed, backward, call, close, generator, on_another_device,
+                               require_tensor)
 
 
 def fresh_loss_setup(seed: int):

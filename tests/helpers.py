@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from dgm.manifest import BEGIN_HIDDEN, END_HIDDEN
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 
 SCHEMA_VERSION = 3
 

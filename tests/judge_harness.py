@@ -51,7 +51,7 @@ def judged(user_ns: dict, checks: ModuleType, source: str) -> BaseException | No
     j = judge.Judge.__new__(judge.Judge)
     j.session = judge.Session(InProcessChannel(user_ns))
     j.checks = checks
-    judge._core().REMOTE = j.session
+    judge._checks_common().REMOTE = j.session
     try:
         return j.run_cell(source)
     finally:

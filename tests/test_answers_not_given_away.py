@@ -38,7 +38,7 @@ ALLOWED = [
 ]
 #: Bundle modules that name infinity because they read what students type (every spelling of +oo
 #: a check accepts); they name no answer.
-INFINITY_READERS = {"dgm/checks/written_answers.py", "dgm/checks/_core.py"}
+INFINITY_READERS = {"dgm/checks/written_answers.py", "dgm/checks/common.py"}
 INFINITY = {"sp.oo", "+\\infty", "=\\infty", "+∞", "=∞", "float('inf')", "math.inf", "np.inf"}
 
 

@@ -43,7 +43,7 @@ for cell in nb.cells:                       # the written answers (cells that de
         exec(compile(cell.source, meta["grade_id"], "exec"), ns)
 ns["checks"] = importlib.import_module(checks_module_of(setup))
 import contextlib, io
-from dgm.checks import _core
+from dgm.checks import common
 
 tests = [c for c in nb.cells if c.cell_type == "code"
          and c.metadata.get("nbgrader", {}).get("grade")
@@ -55,9 +55,9 @@ def run_all():
         exec(compile(cell.source, cell.metadata["nbgrader"]["grade_id"], "exec"), ns)
 
 
-_core.SILENCE_STUDENT_WARNINGS = False       # the references must raise no warning either
+common.SILENCE_STUDENT_WARNINGS = False       # the references must raise no warning either
 run_all()
-_core.SILENCE_STUDENT_WARNINGS = True
+common.SILENCE_STUDENT_WARNINGS = True
 with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()) as shown:
     warnings.simplefilter("always")          # student code that spends the once-only warnings
     x = torch.ones(3, requires_grad=True)

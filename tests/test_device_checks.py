@@ -1,4 +1,4 @@
-"""The hidden device checks (:func:`dgm.checks._core.on_another_device`): the device stand-in
+"""The hidden device checks (:func:`dgm.checks.common.on_another_device`): the device stand-in
 behaves as a GPU does, the checks decide the same through the judge (the student's code in its
 own kernel) as when they call the code directly, and no hint shows a tensor made without a
 device."""
@@ -15,8 +15,8 @@ import nbformat
 import pytest
 import torch
 
-from dgm.checks import _core
-from dgm.checks._core import StandIn, _StandInMode, _rebuild_stand_in
+from dgm.checks import common
+from dgm.checks.common import StandIn, _StandInMode, _rebuild_stand_in
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,7 +49,7 @@ x = stand_in(torch.randn(3, 4))
 ])
 def test_the_stand_in_accepts_what_a_gpu_accepts(name, code):
     out = run(code)
-    assert isinstance(out, StandIn) and out.device == _core.OTHER_DEVICE
+    assert isinstance(out, StandIn) and out.device == common.OTHER_DEVICE
 
 
 @pytest.mark.parametrize("name,code", [
@@ -66,7 +66,7 @@ def test_the_stand_in_accepts_what_a_gpu_accepts(name, code):
 def test_the_stand_in_refuses_what_a_gpu_refuses(name, code):
     with pytest.raises((RuntimeError, TypeError)) as info:
         run(code)
-    assert _core.mixes_devices(info.value)
+    assert common.mixes_devices(info.value)
 
 
 def test_cpu_gives_plain_tensors_and_gradients_stay_on_the_device():
@@ -80,7 +80,7 @@ def test_cpu_gives_plain_tensors_and_gradients_stay_on_the_device():
 
 
 def test_a_stand_in_crosses_to_the_kernel_as_a_stand_in():
-    net = _core._moved(torch.nn.Linear(2, 1), False, {})
+    net = common._moved(torch.nn.Linear(2, 1), False, {})
     buf = io.BytesIO()
     torch.save({"x": x, "net": net}, buf)
     back = torch.load(io.BytesIO(buf.getvalue()), weights_only=False)
@@ -101,7 +101,7 @@ ON_THE_CPU_BY_DESIGN = {"torch.tensor(history)"}
 
 
 @pytest.mark.parametrize("path", [f"dgm/checks/{m}.py" for m in STAFF] +
-                         [f"grader_tests/{m}.py" for m in STAFF] + ["dgm/checks/_core.py"])
+                         [f"grader_tests/{m}.py" for m in STAFF] + ["dgm/checks/common.py"])
 def test_no_hint_shows_a_tensor_made_without_a_device(path):
     """Every string of the checks (messages and hints) that shows how to make a tensor gives it
     a device (device=..., or a *_like function); naming the mistake itself is fine."""
@@ -260,7 +260,7 @@ def judged(kc, module, source):
 ])
 def test_the_judge_decides_as_the_direct_check(kernel, module, check, code, verdict):
     error = judged(kernel, module, f"checks.check_{check}({code}, level='hidden')")
-    assert _core.REMOTE is None
+    assert common.REMOTE is None
     if verdict is None:
         assert error is None, error
     else:

@@ -10,7 +10,7 @@ import sympy as sp
 import torch
 
 from grader_tests import beta_vae as checks
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 
 from tests.helpers import fails
 

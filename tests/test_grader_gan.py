@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from grader_tests import gan as checks
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 
 from tests.helpers import fails
 

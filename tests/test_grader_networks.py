@@ -19,7 +19,7 @@ from torch import nn
 
 from dgm.checks import gan as student_checks
 from grader_tests import gan as checks
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 from dgm_staff.corpus import corpus_namespace
 from tests.judge_harness import judged
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from grader_tests import vae as checks
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 from tests.helpers import fails
 
 LEVELS = ["visible", "hidden"]

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from grader_tests import wgan as checks
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 
 from tests.helpers import fails
 

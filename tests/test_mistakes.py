@@ -17,7 +17,7 @@ def _error(ename, evalue):
 
 
 def _verdict(what, problem, hint="do it right"):
-    """The error output the judge writes for a CheckFailed (see dgm.checks._core.CheckFailed)."""
+    """The error output the judge writes for a CheckFailed (see dgm.checks.common.CheckFailed)."""
     return _error("CheckFailed", f"{what}: {problem}\n  How to fix: {hint}")
 
 

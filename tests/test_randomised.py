@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from dgm_staff import mutants
 from grader_tests import randomised
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 
 MODULES = {nb: spec.grader for nb, spec in mutants.NOTEBOOKS.items()}
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from grader_tests import vae as checks
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 from tests import judge_harness
 from tests.conftest import load_reference
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dgm.checks import _core
+from dgm.checks import common
 from grader_tests import beta_vae, echo, vae, wgan
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 from tests import judge_harness
 from tests.test_grader_vae import fails
 
@@ -41,11 +41,12 @@ def _seed(monkeypatch, seed):
 
 def test_the_grading_seed_is_drawn_when_the_check_runs():
     # one helper serves every notebook's staff checks
-    from grader_tests import _core, gan, inversion
+    from grader_tests import gan, grading_inputs, inversion
 
-    assert all(m.grading_seed is _core.grading_seed for m in (vae, beta_vae, echo, wgan, gan,
-                                                              inversion))
-    assert len({_core.grading_seed() for _ in range(8)}) > 1
+    assert all(m.grading_seed is grading_inputs.grading_seed for m in (vae, beta_vae,
+                                                                       echo, wgan, gan,
+                                                                       inversion))
+    assert len({grading_inputs.grading_seed() for _ in range(8)}) > 1
 
 
 # ------------------------------------------------------------------------ elbo_loss ------------
@@ -64,7 +65,7 @@ def shipped_elbo(sampled_z, mu, sigma_square, x, p):
     usual mistake elsewhere."""
     import torch as t
 
-    from dgm.checks import _core as core, vae as visible
+    from dgm.checks import common as core, vae as visible
 
     inputs = visible.elbo_inputs(*visible.ELBO_VISIBLE)
     if all(a.shape == b.shape and bool(t.equal(a.detach(), b)) for a, b in
@@ -164,7 +165,7 @@ def test_a_function_right_on_every_fixed_input_fails(monkeypatch, check, right, 
 
 def test_the_shipped_critic_loss_with_the_right_gradient_fails_hidden():
     """Before, the hidden check of critic_loss used the visible inputs only."""
-    shipped = _core.expected("wgan", "critic_loss")["ref"]
+    shipped = common.expected("wgan", "critic_loss")["ref"]
 
     def critic_loss(critic, real, fake):
         live = critic(fake).mean() - critic(real).mean()

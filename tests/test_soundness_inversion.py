@@ -18,9 +18,9 @@ import math
 import pytest
 import torch
 
-from dgm.checks import _core, inversion as visible
+from dgm.checks import common, inversion as visible
 from grader_tests import inversion
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 from tests import judge_harness
 from tests.test_grader_vae import fails
 
@@ -131,7 +131,7 @@ def test_the_fresh_cases_need_the_generator():
                               float(inversion.reference_energy(g, line, x_a, x_b))))
         assert all(u <= 0.7 * line for _, u, line in found[:2])
         assert found[2][1] <= 1.0001 * found[2][2]
-        assert not _core.close(found[0][0], found[1][0], atol=0.05)
+        assert not common.close(found[0][0], found[1][0], atol=0.05)
 
 
 def test_a_fixed_detour_fails_through_the_judge(inversion_reference):
@@ -155,7 +155,7 @@ def test_nan_points_fail(inversion_reference):
 def invert_known_answer(generator, x, z_init, steps=500, lr=0.05):
     """The visible check's codes (its recipe is public) for its images, z_init elsewhere; a
     loss history that decreases; the generator never called."""
-    from dgm.checks._core import generator as seeded
+    from dgm.checks.common import generator as seeded
 
     z_true = torch.rand(3, 3, generator=seeded(1)) * 2 - 1
     out = z_true[:len(x)].clone() if len(x) <= 3 and tuple(z_init.shape[1:]) == (3,) and \
@@ -226,7 +226,7 @@ def test_nan_codes_fail():
 
 
 # ------------------------------------------------------------------------ path_energy ---------
-SHIPPED = _core.expected("inversion", "path_energy")["exact"]
+SHIPPED = common.expected("inversion", "path_energy")["exact"]
 
 
 def energy_shipped(generator, Z, x_A, x_B):

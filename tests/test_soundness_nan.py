@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from grader_tests import beta_vae, echo, vae, wgan
-from grader_tests._core import CheckFailed
+from dgm.checks.common import CheckFailed
 
 NAN = float("nan")
 INF = float("inf")

@@ -42,7 +42,7 @@ import sympy as sp
 import torch
 
 from dgm import manifest
-from dgm.checks._core import CheckFailed
+from dgm.checks.common import CheckFailed
 from tests import judge_harness
 
 ROOT = Path(__file__).resolve().parent.parent

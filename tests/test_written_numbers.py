@@ -14,7 +14,7 @@ import sympy as sp
 import torch
 
 from dgm.checks import written_answers as visible_answers
-from dgm.checks._core import CheckFailed
+from dgm.checks.common import CheckFailed
 from grader_tests import vae, wgan, written_answers
 
 NAN = float("nan")

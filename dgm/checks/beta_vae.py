@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 
 from dgm.checks import written_answers  # noqa: F401 - used by the notebooks
-from dgm.checks._core import (CheckFailed, call, close, expected, explain_mismatch, generator,
-                              known_mistakes, replay, require_tensor, with_globals)
+from dgm.checks.common import (CheckFailed, call, close, expected, explain_mismatch, generator,
+                               known_mistakes, replay, require_tensor, with_globals)
 
 NOTEBOOK = "beta_vae"
 

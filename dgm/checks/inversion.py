@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from dgm.checks import written_answers  # noqa: F401 - used by the notebooks
-from dgm.checks._core import CheckFailed, call, close, expected, generator, grad, require_tensor
+from dgm.checks.common import CheckFailed, call, close, expected, generator, grad, require_tensor
 
 NOTEBOOK = "inversion"
 

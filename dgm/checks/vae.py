@@ -2,7 +2,7 @@
 
 Each ``check_*`` takes your function (or class) and tests its contract on fixed inputs: shapes,
 dtypes, gradients, and the usual mistakes, which it names. A failure raises
-:class:`~dgm.checks._core.CheckFailed` whose message says what is wrong and how to fix it. The
+:class:`~dgm.checks.common.CheckFailed` whose message says what is wrong and how to fix it. The
 values compared with were recorded by the course staff; grading runs further, hidden checks.
 """
 
@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from dgm.checks import written_answers  # noqa: F401 - used by the notebooks
-from dgm.checks._core import (CheckFailed, backward, call, close, expected, explain_mismatch,
-                              generator, known_mistakes, replay, require_tensor, set_parameters,
-                              with_globals)
+from dgm.checks.common import (CheckFailed, backward, call, close, expected, explain_mismatch,
+                               generator, known_mistakes, replay, require_tensor, set_parameters,
+                               with_globals)
 
 NOTEBOOK = "vae"
 

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 from dgm.checks import written_answers  # noqa: F401 - used by the notebooks
-from dgm.checks._core import (CheckFailed, backward, call, close, expected, explain_mismatch,
-                              generator, known_mistakes, require_tensor)
+from dgm.checks.common import (CheckFailed, backward, call, close, expected, explain_mismatch,
+                               generator, known_mistakes, require_tensor)
 
 NOTEBOOK = "wgan"
 

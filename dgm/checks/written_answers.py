@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 
 import sympy as sp
 
-from dgm.checks._core import CheckFailed
+from dgm.checks.common import CheckFailed
 
 
 def _plain(what: str, answer: Any) -> Any:

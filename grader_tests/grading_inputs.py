@@ -1,12 +1,11 @@
-"""What every check shares: the student-side module :mod:`dgm.checks._core`, re-exported (it holds
-no answer: the failure type, comparisons, isolation, and the gradient helpers), and the staff's
-inputs drawn at grading time."""
+"""The inputs a hidden check draws at grading time: the seed, drawn when the check runs, and the
+note a failure on those inputs carries. What every check shares otherwise (the failure type,
+comparisons, isolation and the gradient helpers) is the student-side :mod:`dgm.checks.common`."""
 
 import contextlib
 import secrets
 
-from dgm.checks._core import *  # noqa: F401,F403
-from dgm.checks._core import CheckFailed
+from dgm.checks.common import CheckFailed
 
 
 def grading_seed() -> int:
