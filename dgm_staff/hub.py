@@ -2,6 +2,7 @@
 
     python -m dgm_staff.hub install-proxy       # configurable-http-proxy from npm, into a cache
     python -m dgm_staff.hub serve --state hub-state --instructor teacher --student alice
+    python -m dgm_staff.hub serve --state hub-state --instructor teacher --roster roster.csv
 
 ``serve`` writes ``STATE/jupyterhub_config.py`` (five lines calling :func:`configure`) and runs
 JupyterHub with it on 127.0.0.1: one single-user JupyterLab per person, started as a local process
@@ -148,8 +149,12 @@ def write_user_config(state: Path, user: str, instructor: bool) -> Path:
 def configure(c, state: Path | str, *, port: int = 8000, instructors: list[str],
               students: list[str], student_password: str, instructor_password: str,
               hub_port: int | None = None, proxy_api_port: int | None = None,
-              proxy: Path | str | None = None) -> None:
-    """Fill JupyterHub's config ``c`` with the course's recipe (see the module's docstring)."""
+              proxy: Path | str | None = None, roster: Path | str | None = None) -> None:
+    """Fill JupyterHub's config ``c`` with the course's recipe (see the module's docstring).
+
+    ``roster``: a roster CSV (``id,first_name,last_name,email``, as ``grade_class --roster``
+    reads): its ids are students too, and each instructor's gradebook gets their names at every
+    start of the instructor's server (the formgrader lists students by name)."""
     from jupyterhub.spawner import SimpleLocalProcessSpawner
 
     from dgm_staff.lab import quiet_lab_settings
@@ -157,6 +162,11 @@ def configure(c, state: Path | str, *, port: int = 8000, instructors: list[str],
     state = Path(state).resolve()
     state.mkdir(parents=True, exist_ok=True)
     instructors, students = list(instructors), list(students)
+    if roster is not None:
+        from dgm_staff.course import read_roster
+
+        roster = Path(roster).resolve()
+        students += [s for s in read_roster(roster)[0] if s not in students]
     if not instructors or set(instructors) & set(students):
         raise ValueError("give at least one instructor, and no name both as a student and as an "
                          "instructor")
@@ -204,7 +214,12 @@ def configure(c, state: Path | str, *, port: int = 8000, instructors: list[str],
     instructor_set = set(instructors)
 
     def pre_spawn_hook(spawner):
-        write_user_config(state, spawner.user.name, spawner.user.name in instructor_set)
+        name = spawner.user.name
+        write_user_config(state, name, name in instructor_set)
+        if roster is not None and name in instructor_set:
+            from dgm_staff.course import import_roster
+
+            import_roster(course_root(state, name), roster)
 
     c.Spawner.pre_spawn_hook = pre_spawn_hook
 
@@ -239,6 +254,7 @@ def serve(args) -> int:
         print(f"{PROXY} not found: installing it with npm into {node_prefix()} ...", flush=True)
         proxy = install_proxy()
     settings = dict(port=args.port, instructors=args.instructor, students=args.student or [],
+                    roster=str(Path(args.roster).resolve()) if args.roster else None,
                     student_password=_password(args.student_password_file, state, "student"),
                     instructor_password=_password(args.instructor_password_file, state,
                                                   "instructor"),
@@ -270,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--proxy-api-port", type=int, default=None)
     s.add_argument("--instructor", action="append", required=True, help="repeat for several")
     s.add_argument("--student", action="append", help="repeat for several")
+    s.add_argument("--roster", help="a roster CSV (id,first_name,last_name,email): its ids are "
+                   "students, and the instructors' gradebooks get their names")
     s.add_argument("--student-password-file", help="default: STATE/student-password, made once")
     s.add_argument("--instructor-password-file",
                    help="at least 32 characters; default: STATE/instructor-password, made once")

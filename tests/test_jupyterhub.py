@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "screenshots"
 NAME = "01_vae"
 STUDENT, INSTRUCTOR = "alice", "teacher"
+NAMES = ("Alice", "Liddell")         # the student's names on the roster the hub is given
 DEADLINE_S = 420
 
 
@@ -63,7 +64,8 @@ class Hub:
         self.log = open(state / "hub.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dgm_staff.hub", "serve", "--state", str(state / "hub"),
-             "--port", str(self.port), "--instructor", INSTRUCTOR, "--student", STUDENT,
+             "--port", str(self.port), "--instructor", INSTRUCTOR,
+             "--roster", str(course.write_roster(state / "roster.csv", {STUDENT: NAMES})),
              "--student-password-file", str(state / "sp"),
              "--instructor-password-file", str(state / "ip")],
             cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT,
@@ -99,6 +101,17 @@ class Hub:
             found = set()
         self.known |= found
         return list(self.known)
+
+    def listening(self) -> set[str]:
+        """The addresses the hub, the proxy and the users' servers listen on."""
+        found = set()
+        for p in self.processes():
+            try:
+                found |= {c.laddr.ip for c in p.net_connections(kind="inet")
+                          if c.status == self.psutil.CONN_LISTEN}
+            except (self.psutil.NoSuchProcess, self.psutil.AccessDenied):
+                pass
+        return found
 
     def stop(self):
         with self.stopping:
@@ -236,6 +249,13 @@ def test_the_recipe_refuses_what_would_break_it(tmp_path, monkeypatch):
         hub.configure(Config(), tmp_path, instructors=["teacher"], students=["bob+1"], **common)
     with pytest.raises(ValueError, match="both as a student and as an instructor"):
         hub.configure(Config(), tmp_path, instructors=["teacher"], students=["teacher"], **common)
+    c = Config()
+    hub.configure(c, tmp_path, instructors=["teacher"], students=["alice"],
+                  roster=course.write_roster(tmp_path / "roster.csv", {"bob": ("Bob", "B")}),
+                  **common)
+    assert c.Authenticator.allowed_users == {"alice", "bob", "teacher"}
+    assert c.Authenticator.admin_users == {"teacher"}
+    assert c.JupyterHub.bind_url.startswith("http://127.0.0.1:") and c.Spawner.ip == "127.0.0.1"
     monkeypatch.setattr(hub, "find_proxy", lambda: None)
     with pytest.raises(RuntimeError, match="install-proxy"):
         hub.configure(Config(), tmp_path, instructors=["teacher"], students=["alice"],
@@ -274,7 +294,7 @@ def test_student_and_instructor_through_a_jupyterhub(browser, tmp_path):
 
         # --- student: the Assignment List, fetch, fill, submit
         student = _login(browser, the_hub, STUDENT)
-        the_hub.processes()
+        assert the_hub.listening() == {"127.0.0.1"}, the_hub.listening()
         _open_assignment_list(student)
         released = student.locator("#released_assignments_list .list_item").filter(has_text=NAME)
         released.wait_for(timeout=60_000)
@@ -317,6 +337,8 @@ def test_student_and_instructor_through_a_jupyterhub(browser, tmp_path):
         autograde_s = time.perf_counter() - start
         sub_row = teacher.locator("tbody tr").filter(has_text=STUDENT).first
         row_score = sub_row.locator(".score").text_content().strip()
+        assert f"{NAMES[1]}, {NAMES[0]}" in sub_row.text_content(), \
+            f"the formgrader does not name the student from the roster: {sub_row.text_content()}"
         _shot(teacher, "teacher_3_autograded")
         sub_row.locator(".generate-feedback a").click()
         _formgrader_modal(teacher, "generating feedback")
