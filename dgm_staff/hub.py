@@ -252,7 +252,11 @@ def serve(args) -> int:
     proxy = find_proxy()
     if proxy is None:
         print(f"{PROXY} not found: installing it with npm into {node_prefix()} ...", flush=True)
-        proxy = install_proxy()
+        try:
+            proxy = install_proxy()
+        except RuntimeError as error:
+            print(error, file=sys.stderr)
+            return 1
     settings = dict(port=args.port, instructors=args.instructor, students=args.student or [],
                     roster=str(Path(args.roster).resolve()) if args.roster else None,
                     student_password=_password(args.student_password_file, state, "student"),
