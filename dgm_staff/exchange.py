@@ -64,19 +64,34 @@ def course_id(value: str | None = None) -> str:
     return chosen
 
 
-def student_config(exchange: Path | str, course: str | None = None) -> str:
+def student_config(exchange: Path | str, course: str | None = None,
+                   student: str | None = None) -> str:
     """The text of the ``nbgrader_config.py`` a student's nbgrader needs to fetch and submit
-    through the shared ``exchange`` (an absolute path, as every student sees it)."""
+    through the shared ``exchange`` (an absolute path, as every student sees it).
+
+    nbgrader files a submission under the name of the OS account that runs it (``pwd``, not
+    ``$USER``), or under ``$JUPYTERHUB_USER`` when that account is ``jovyan``, as in Docker's
+    Jupyter images and Zero to JupyterHub. Where students do not each have an account of their
+    own (a hub whose servers all run as one account), ``student`` names the one this file is
+    for (``CourseDirectory.student_id``): then it is a file per student."""
     path = Path(str(exchange)).expanduser()
     if not path.is_absolute():
         raise ValueError(f"the exchange {str(exchange)!r} must be an absolute path, the same "
                          "for every student (e.g. /srv/nbgrader/exchange)")
-    return ("# nbgrader configuration for the students of the course: the shared exchange and\n"
+    text = ("# nbgrader configuration for the students of the course: the shared exchange and\n"
             "# the course id (the same two settings as the instructor's DGM_EXCHANGE and\n"
             "# DGM_COURSE_ID). Put it in /etc/jupyter/ or ~/.jupyter/ as nbgrader_config.py.\n"
             "c = get_config()  # noqa: F821 - provided by nbgrader\n"
             f"c.Exchange.root = {str(path)!r}\n"
             f"c.CourseDirectory.course_id = {course_id(course)!r}\n")
+    if student is not None:
+        if not student or any(ch in student for ch in "*+/") or student != student.strip():
+            raise ValueError(f"student {student!r} is not a usable nbgrader student id: no "
+                             "'*', '+', '/' or surrounding spaces (use the roster's id)")
+        text += ("# this student's id (their servers share one OS account, whose name nbgrader\n"
+                 "# would otherwise file every submission under)\n"
+                 f"c.CourseDirectory.student_id = {student!r}\n")
+    return text
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,12 +103,15 @@ def main(argv: list[str] | None = None) -> int:
                      help=f"the shared exchange folder (default: ${EXCHANGE_ENV})")
     cfg.add_argument("--course-id", default=None,
                      help=f"the course id (default: ${COURSE_ID_ENV}, else {COURSE_ID})")
+    cfg.add_argument("--student", default=None,
+                     help="the student this file is for, where students share one OS account "
+                          "(default: nbgrader takes the account's name)")
     args = parser.parse_args(argv)
     if not args.exchange:
         parser.error(f"name the shared exchange: --exchange /srv/nbgrader/exchange (or set "
                      f"{EXCHANGE_ENV})")
     try:
-        print(student_config(args.exchange, args.course_id), end="")
+        print(student_config(args.exchange, args.course_id, args.student), end="")
     except ValueError as e:
         parser.error(str(e))
     return 0
