@@ -26,6 +26,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     OverwriteKernelspec, SaveAutoGrades)
 
 from dgm_staff import exchange as shared_exchange
+from dgm_staff.student_outputs import KeepStudentOutputs, ShowStudentOutputs
 
 # The hidden tests' region of a test cell, and the mark scheme: graders' notes in the question
 # cell above a manually graded answer (the markers are defined once, in dgm.manifest).
@@ -328,10 +329,13 @@ def configure(c, root: Path | str) -> None:
     c.Execute.interrupt_on_timeout = True
     c.RobustExecute.timeout = CELL_TIMEOUT
     c.OverwriteCells.add_missing_cells = True
-    c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateCells, OverwriteKernelspec,
-                                          RestoreCellsWithIds, CheckCellMetadata]
+    # The student's own outputs (their full-budget run) are kept before ClearOutput and shown
+    # after the re-run in each ungraded cell, labelled as theirs (dgm_staff.student_outputs).
+    c.Autograde.sanitize_preprocessors = [KeepStudentOutputs, ClearOutput, DeduplicateCells,
+                                          OverwriteKernelspec, RestoreCellsWithIds,
+                                          CheckCellMetadata]
     c.Autograde.autograde_preprocessors = [
-        ReviewScan, RobustExecute, ZeroUnexecutedTests, NoPartialCredit,
+        ReviewScan, RobustExecute, ShowStudentOutputs, ZeroUnexecutedTests, NoPartialCredit,
         IgnorePattern, ClearMetadataPreprocessor, LimitOutput, LimitOutputSize, SaveAutoGrades,
         AssignLatePenalties, CheckCellMetadata]
     c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {("language_info", "name"),
