@@ -77,6 +77,10 @@ def test_outputs_are_kept_as_text_and_images_never_as_errors_or_results():
     assert result.data["image/png"] == PNG
     html_only = converted(nbformat.v4.new_output("display_data", data={"text/html": "<table/>"}))
     assert html_only.data == {"text/plain": "<table/>"}          # as text, not rendered
+    script = converted(nbformat.v4.new_output("display_data", data={
+        "application/javascript": "alert(1)"}))
+    assert set(script.data) == {"text/plain"} and "application/javascript" in \
+        script.data["text/plain"] and "alert" not in script.data["text/plain"]
 
 
 def test_long_or_large_outputs_are_cut_with_a_note():
