@@ -296,6 +296,63 @@ def _record_zero(master: Path, item: Item) -> None:
 
 
 # ------------------------------------------------------------------------ the command ---------
+def _fresh_course(out: Path, names: list[str]) -> Path:
+    """``out/course``, emptied, with the release of ``names`` recorded in its gradebook."""
+    master = out / "course"
+    if master.exists():
+        shutil.rmtree(master)
+    master.mkdir(parents=True)
+    course.generate_release(master / "release", names=names, course=master)
+    return master
+
+
+def _tasks(gradable: list[Item], master: Path, submissions: Path, names: list[str],
+           cell_timeout: int | None) -> list[dict]:
+    """One :func:`grade_submission` task per gradable submission, all its data as bytes."""
+    gradebook = (master / "gradebook.db").read_bytes()
+    versions = {name: course_version(name) for name in names}
+    return [{"student": i.student, "assignment": i.assignment,
+             "files": {n: p.read_bytes() for n, p in sorted(i.files.items())},
+             "gradebook": gradebook, "cell_timeout": cell_timeout,
+             "course": versions[i.assignment],
+             "hide": [str(master), str(Path(submissions).resolve())]} for i in gradable]
+
+
+def _record_replies(master: Path, items: list[Item], replies: dict) -> list[Outcome]:
+    """Every submission's outcome; the replies' grades merged into the master gradebook and the
+    submissions that could not be graded recorded at zero, in a fixed order (the same gradebook
+    whichever engine graded)."""
+    outcomes = [Outcome(i.student, i.assignment, "not gradable", 0.0, "; ".join(i.problems))
+                for i in items if not i.files]
+    for item in (i for i in items if i.files):
+        reply = replies[(item.student, item.assignment)]
+        outcome = Outcome(item.student, item.assignment, reply["status"],
+                          reply.get("seconds", 0.0), reply.get("detail", ""))
+        if item.problems:
+            outcome.detail = "; ".join(item.problems + ([outcome.detail] if outcome.detail else []))
+        if "gradebook" in reply:
+            _merge(master, item.student, item.assignment, reply)
+        else:
+            _record_zero(master, item)
+        outcomes.append(outcome)
+    for item in items:
+        if not item.files:
+            _record_zero(master, item)
+    return sorted(outcomes, key=lambda o: (o.student, o.assignment))
+
+
+def _write_results(out: Path, master: Path, outcomes: list[Outcome], ignored: list[str],
+                   enrolled: list[str] | None) -> None:
+    """``grades.csv``, ``mistakes.csv`` and ``report.txt`` from the master course."""
+    rows = course.grade_rows(master)
+    course.write_csv(rows, out / "grades.csv")
+    autograded = master / "autograded"
+    found = mistakes.tally(autograded)
+    mistakes.write_csv(found, out / "mistakes.csv")
+    write_report(out / "report.txt", outcomes, ignored, rows, enrolled,
+                 mistakes.format_table(found, mistakes.graded_counts(autograded)))
+
+
 def grade_class(submissions: Path, out: Path, workers: int = 2,
                 assignments: list[str] | None = None, cell_timeout: int | None = None,
                 progress: bool = True, roster: Path | None = None,
@@ -316,53 +373,16 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
 
     names = assignments or course.assignments()
     out = Path(out).resolve()
-    master = out / "course"
-    if master.exists():
-        shutil.rmtree(master)
-    master.mkdir(parents=True)
-    course.generate_release(master / "release", names=names, course=master)
+    master = _fresh_course(out, names)
     enrolled = course.import_roster(master, roster) if roster else None
     items, ignored = find_submissions(Path(submissions), names)
-    outcomes: list[Outcome] = []
-    gradable = []
-    for item in items:
-        if item.files:
-            gradable.append(item)
-        else:
-            outcomes.append(Outcome(item.student, item.assignment, "not gradable", 0.0,
-                                    "; ".join(item.problems)))
-    store = cluster.ResultStore(out / "results", restart=restart)
-    gradebook = (master / "gradebook.db").read_bytes()
-    versions = {name: course_version(name) for name in names}
-    tasks = [{"student": i.student, "assignment": i.assignment,
-              "files": {n: p.read_bytes() for n, p in sorted(i.files.items())},
-              "gradebook": gradebook, "cell_timeout": cell_timeout,
-              "course": versions[i.assignment],
-              "hide": [str(master), str(Path(submissions).resolve())]} for i in gradable]
-    replies = cluster.run(tasks, store, workers=workers, scheduler=scheduler,
-                          resources=resources, progress=progress)
-    for item in gradable:                                  # fixed order: same db for any engine
-        reply = replies[(item.student, item.assignment)]
-        outcome = Outcome(item.student, item.assignment, reply["status"],
-                          reply.get("seconds", 0.0), reply.get("detail", ""))
-        if item.problems:
-            outcome.detail = "; ".join(item.problems + ([outcome.detail] if outcome.detail else []))
-        if "gradebook" in reply:
-            _merge(master, item.student, item.assignment, reply)
-        else:
-            _record_zero(master, item)
-        outcomes.append(outcome)
-    for item in items:
-        if not item.files:
-            _record_zero(master, item)
-    rows = course.grade_rows(master)
-    course.write_csv(rows, out / "grades.csv")
-    autograded = master / "autograded"
-    found = mistakes.tally(autograded)
-    mistakes.write_csv(found, out / "mistakes.csv")
-    outcomes.sort(key=lambda o: (o.student, o.assignment))
-    write_report(out / "report.txt", outcomes, ignored, rows, enrolled,
-                 mistakes.format_table(found, mistakes.graded_counts(autograded)))
+    gradable = [item for item in items if item.files]
+    replies = cluster.run(_tasks(gradable, master, submissions, names, cell_timeout),
+                          cluster.ResultStore(out / "results", restart=restart),
+                          workers=workers, scheduler=scheduler, resources=resources,
+                          progress=progress)
+    outcomes = _record_replies(master, items, replies)
+    _write_results(out, master, outcomes, ignored, enrolled)
     if lms:
         from dgm_staff import lms as lms_export
 
