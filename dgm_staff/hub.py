@@ -132,8 +132,7 @@ def write_user_config(state: Path, user: str, instructor: bool) -> Path:
         # nbgrader files a submission under the server's account name (unless that is jovyan,
         # Docker's and Zero to JupyterHub's, when it takes $JUPYTERHUB_USER); here every server
         # runs under the hub's account, so each student's id is set explicitly.
-        text = (header + shared_exchange.student_config(exchange)
-                + f"c.CourseDirectory.student_id = {user!r}\n")
+        text = header + shared_exchange.student_config(exchange, student=user)
     (folder / "nbgrader_config.py").write_text(text)
     hidden_lab = [] if instructor else list(STUDENT_HIDDEN_LAB_PLUGINS)
     (folder / "labconfig" / "page_config.json").write_text(json.dumps(
