@@ -48,6 +48,14 @@ class Item:
     assignment: str
     files: dict[str, Path] = field(default_factory=dict)     # notebook file name -> path
     problems: list[str] = field(default_factory=list)
+    #: nbgrader's files beside the notebooks of a collected submission (:data:`SUBMISSION_FILES`)
+    extras: dict[str, Path] = field(default_factory=dict)
+
+
+#: What ``nbgrader collect`` puts beside a submission's notebooks: the time it was submitted (the
+#: gradebook's submission time, for late penalties) and the secret its feedback is released
+#: under (``release_feedback`` reads both beside each feedback page).
+SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
 
 
 @dataclass
@@ -111,6 +119,9 @@ def find_submissions(folder: Path, assignments: list[str]) -> tuple[list[Item], 
             ignored.append(f"{rel}: not a course notebook (names: {', '.join(sorted(stems))})")
             continue
         item = items.setdefault((student, assignment), Item(student, assignment))
+        if len(rel.parts) == 3 and rel.parts[1] == assignment and not item.extras:
+            item.extras = {n: path.parent / n for n in SUBMISSION_FILES
+                           if (path.parent / n).is_file()}
         if stem not in stems:
             item.problems.append(f"{rel.name}: unknown notebook name (renamed?)")
             continue
@@ -151,7 +162,9 @@ def grade_submission(task: dict) -> dict:
     """The unit of work, run on a worker (:mod:`dgm_staff.cluster`): autograde one submission
     sent as bytes, in a private course folder of its own, and return everything as data.
 
-    ``task`` holds ``student``, ``assignment``, ``files`` (notebook name -> bytes), ``gradebook``
+    ``task`` holds ``student``, ``assignment``, ``files`` (notebook name -> bytes, and those of
+    :data:`SUBMISSION_FILES` the submission has, which nbgrader carries into the autograded
+    folder and the feedback), ``gradebook``
     (the bytes of the release gradebook the client built), ``cell_timeout``, ``threads`` (caps the
     kernel's math threads so that the workers of one machine do not oversubscribe its cores; None:
     the machine's cores shared by ``workers_on_host``), ``course`` (the course version the client
@@ -312,7 +325,7 @@ def _tasks(gradable: list[Item], master: Path, submissions: Path, names: list[st
     gradebook = (master / "gradebook.db").read_bytes()
     versions = {name: course_version(name) for name in names}
     return [{"student": i.student, "assignment": i.assignment,
-             "files": {n: p.read_bytes() for n, p in sorted(i.files.items())},
+             "files": {n: p.read_bytes() for n, p in sorted({**i.files, **i.extras}.items())},
              "gradebook": gradebook, "cell_timeout": cell_timeout,
              "course": versions[i.assignment],
              "hide": [str(master), str(Path(submissions).resolve())]} for i in gradable]

@@ -378,11 +378,10 @@ def test_no_student_can_fetch_another_students_feedback(cycle):
 
 @pytest.mark.slow
 @pytest.mark.nbgrader
-@pytest.mark.xfail(strict=True, reason="grade_class sends its workers the notebooks alone, not the "
-                   "timestamp.txt and submission_secret.txt that collect puts beside them: its "
-                   "gradebook has no submission times (so no late penalty) and release_feedback "
-                   "cannot release its feedback (it reads the two files beside each page)")
 def test_grade_class_keeps_the_submission_time_and_a_releasable_feedback(cycle):
+    """collect puts timestamp.txt and submission_secret.txt beside each submission: grade_class
+    records the time (late penalties) and keeps both beside its feedback, which release_feedback
+    reads."""
     def times(db: Path) -> dict[str, object]:
         with Gradebook(f"sqlite:///{db}") as gb:
             return {s: gb.find_submission(NAME, s).timestamp for s in STUDENTS}
@@ -393,4 +392,11 @@ def test_grade_class_keeps_the_submission_time_and_a_releasable_feedback(cycle):
     for student in STUDENTS:
         kept = cycle["base"] / "grading" / "course" / "feedback" / student / NAME
         for name in ("timestamp.txt", "submission_secret.txt"):
-            assert (kept / name).is_file(), f"{student}: no {name} beside the feedback"
+            assert (kept / name).read_text() == \
+                (cycle["root"] / "submitted" / student / NAME / name).read_text(), \
+                f"{student}: {name} beside grade_class's feedback is not the submission's"
+    # and its feedback goes through the exchange as well (no student fetches it here)
+    (cycle["base"] / "other").mkdir()
+    graded = course.api(cycle["base"] / "grading" / "course", exchange=cycle["base"] / "other")
+    _checked(graded.release_feedback(NAME), "release_feedback of grade_class's feedback")
+    assert len(_html_files(cycle["base"] / "other")) == len(STUDENTS)
