@@ -14,9 +14,9 @@ at the smoke budget) cannot replace a full-budget result. A reading notebook cal
 by another version of the course, saying why; the notebook then falls back on the course's own
 copy.
 
-Long training loops (:func:`dgm.training.fit`, :func:`dgm.gan.train_gan`,
-:func:`dgm.gan.train_wgan_gp`) take ``checkpoint=<path>``: they save everything a run needs after
-each epoch (weights, optimiser moments, random states, the loss history) and, after an
+Long training loops (:func:`dgm.training.fit`, :func:`dgm.gan_training.train_gan`,
+:func:`dgm.gan_training.train_wgan_gp`) take ``checkpoint=<path>``: they save everything a run
+needs after each epoch (weights, optimiser moments, random states, the loss history) and, after an
 interruption or a kernel restart, carry on from the last finished epoch with the same result as a
 run that was never interrupted. A finished run keeps its checkpoint: running the cell again with
 the same settings and the same code loads it instead of training again (and says so); delete the
@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 import dgm
+from dgm.generator_archive import generator_info
 from dgm.runtime import BUDGETS, budget as current_budget, output_root
 
 #: Version of the provenance record (bump when its fields change meaning).
@@ -133,8 +134,6 @@ def read_provenance(path: Path) -> dict | None:
     """The provenance stored in a JSON file or a saved generator (``None`` if it has none)."""
     path = Path(path)
     if path.suffix == ".pt2":
-        from dgm.gan import generator_info
-
         return generator_info(path).get("provenance")
     return read_json(path)[1]
 

@@ -203,7 +203,7 @@ def plot_quality_progress(progress: dict, x: str = "seconds",
                           title: str = "Sample quality during training"):
     """IS (higher is better), FID (lower is better) and digit classes present, against training
     ``x`` (``"seconds"`` or ``"epoch"``), for ``{name: rows}`` with rows as
-    :meth:`dgm.gan.Snapshots.progress` returns them."""
+    :meth:`dgm.gan_training.Snapshots.progress` returns them."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for name, rows in progress.items():
         xs = [row[x] for row in rows]

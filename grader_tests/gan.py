@@ -229,7 +229,7 @@ class SpreadD(nn.Module):
     """A discriminator whose logits depend on the whole batch it is called on: a linear score of
     each flattened 2x2 image plus a multiple of the batch's spread (each pixel's standard
     deviation over the batch, averaged), like the FC GAN's minibatch-spread feature
-    (``dgm.gan.MinibatchStd``). Calling it on real and generated images together changes it."""
+    (``dgm.gan_networks.MinibatchStd``). Calling it on real and generated images together changes it."""
 
     def __init__(self):
         super().__init__()

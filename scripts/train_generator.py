@@ -2,7 +2,7 @@
 
     python scripts/train_generator.py [--epochs 10]   # writes dgm/assets/gan_generator.{pt2,sha256}
 
-The course's own networks (``dgm.gan.course_generator`` / ``course_critic``, not notebook 04's
+The course's own networks (``dgm.gan_networks.course_generator`` / ``course_critic``, not notebook 04's
 ``GNet``/``DNet``: the fallback must not reveal a graded class), the non-saturating GAN losses,
 Adam (lr 2e-4, β = (0.5, 0.999)), batch 256, zdim 64, seeded. Its codes are N(0, I), not notebook
 04's uniform prior, so that the archive's code sampler is not an answer to ``sample_z``. Saved with
@@ -15,8 +15,9 @@ import argparse
 import sys
 
 from dgm.data import load_mnist_tensors
-from dgm.gan import (FALLBACK_GENERATOR, course_critic, course_generator, generate,
-                     save_generator, train_gan)
+from dgm.gan_networks import course_critic, course_generator
+from dgm.gan_training import generate, train_gan
+from dgm.generator_archive import FALLBACK_GENERATOR, save_generator
 from dgm.metrics import SampleQualityMeter, sha256
 from dgm.runtime import pick_device, seed_everything
 from dgm_staff.references import d_loss, g_loss

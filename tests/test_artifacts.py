@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 import dgm
-from dgm import artifacts, gan, runtime
+from dgm import artifacts, gan_networks, gan_results, gan_training, generator_archive, runtime
 from dgm.rate_distortion import RDPoint, course_beta_vae_points, load_points, save_points
 from dgm.training import fit
 
@@ -48,12 +48,13 @@ def test_each_budget_writes_to_a_folder_of_its_own(outputs, monkeypatch):
 
 def test_a_full_budget_generator_survives_validate(outputs, monkeypatch):
     g = _tiny_generator()
-    path = gan.save_generator(g, runtime.output_dir("04_gan") / "gnet.pt2", zdim=4,
-                              provenance=artifacts.provenance("04_gan", Cfg()))
+    path = generator_archive.save_generator(g, runtime.output_dir("04_gan") / "gnet.pt2", zdim=4,
+                                            provenance=artifacts.provenance("04_gan", Cfg()))
     before = path.read_bytes()
     monkeypatch.setenv(runtime.AUTOGRADE_ENV, "validate")       # Validate runs the smoke budget
-    gan.save_generator(_tiny_generator(), runtime.output_dir("04_gan") / "gnet.pt2", zdim=4,
-                       provenance=artifacts.provenance("04_gan", Cfg(epochs=1)))
+    generator_archive.save_generator(_tiny_generator(),
+                                     runtime.output_dir("04_gan") / "gnet.pt2", zdim=4,
+                                     provenance=artifacts.provenance("04_gan", Cfg(epochs=1)))
     assert path.read_bytes() == before
     monkeypatch.delenv(runtime.AUTOGRADE_ENV)
     choice = artifacts.choose_input("04_gan", "gnet.pt2", what="generator", verbose=False)
@@ -111,9 +112,9 @@ def test_a_corrupt_generator_is_refused_and_the_course_generator_used(outputs):
     (runtime.output_dir("04_gan") / "gnet.pt2").write_bytes(b"half a file")
     choice = artifacts.choose_input("04_gan", "gnet.pt2", what="generator", verbose=False)
     assert not choice.found and "cannot be read" in choice.message
-    if not gan.FALLBACK_GENERATOR.exists():
+    if not generator_archive.FALLBACK_GENERATOR.exists():
         pytest.skip("the course's generator is not trained in this checkout")
-    _, info, source = gan.trained_generator(choice)
+    _, info, source = generator_archive.trained_generator(choice)
     assert "the course's generator" in source and info["zdim"] == 64
 
 
@@ -122,9 +123,10 @@ def test_provenance_names_budget_epochs_config_version_and_date(outputs):
     assert record["budget"] == "full" and record["epochs"] == 30
     assert record["config"] == {"epochs": 30, "lr": 2e-4}
     assert record["course_version"] == dgm.__version__ and record["created"][:4].isdigit()
-    path = gan.save_generator(_tiny_generator(), outputs / "g.pt2", zdim=4, provenance=record)
+    path = generator_archive.save_generator(_tiny_generator(), outputs / "g.pt2", zdim=4,
+                                            provenance=record)
     assert artifacts.read_provenance(path) == record
-    assert gan.load_results(gan.save_results([], outputs / "r.json", record)) == []
+    assert gan_results.load_results(gan_results.save_results([], outputs / "r.json", record)) == []
 
 
 # ------------------------------------------------------------------------ resuming --------------
@@ -222,9 +224,10 @@ def _gan_run(path, carry, stop_epoch=None, epochs=3):
         if epoch == stop_epoch:
             raise Interrupt
 
-    history = gan.train_gan(d, g, gan.least_squares_d_loss, gan.least_squares_g_loss, x,
-                            zdim=4, epochs=epochs, batch_size=16, seed=0, on_epoch=keep,
-                            progress=False, checkpoint=path, carry=carry)
+    history = gan_training.train_gan(d, g, gan_networks.least_squares_d_loss,
+                                     gan_networks.least_squares_g_loss, x,
+                                     zdim=4, epochs=epochs, batch_size=16, seed=0, on_epoch=keep,
+                                     progress=False, checkpoint=path, carry=carry)
     return g, history
 
 

@@ -252,10 +252,10 @@ def test_the_channels_last_switch_is_an_argument_not_an_environment_variable(mon
 
     def fake_train(d, g, *args, channels_last, **kw):
         calls.append(channels_last)
-        from dgm.gan import GanHistory
+        from dgm.gan_training import GanHistory
         return GanHistory(d_loss=[0.5], d_steps=1, g_steps=1)
 
-    monkeypatch.setattr(profile.gan, "train_gan", fake_train)
+    monkeypatch.setattr(profile.gan_training, "train_gan", fake_train)
     rows = profile.loop_timings(steps=1, rounds=1, loops=("conv GAN", "FC GAN"))
     assert calls == [True, False, True] * 2                    # warm-up, then off and on
     assert [r["loop"] for r in rows] == ["conv GAN", "FC GAN"]

@@ -36,8 +36,9 @@ import torch
 from torch import nn
 
 from dgm.data import load_mnist_tensors
-from dgm.gan import (course_critic, course_generator, fc_discriminator, fc_generator, generate,
-                     normal_codes, train_gan, train_wgan_gp)
+from dgm.gan_networks import (course_critic, course_generator, fc_discriminator, fc_generator,
+                              normal_codes)
+from dgm.gan_training import generate, train_gan, train_wgan_gp
 from dgm.metrics import SampleQualityMeter
 from dgm.runtime import seed_everything
 from dgm_staff import references
@@ -266,7 +267,8 @@ def notebook_fc(name: str, epochs: int, seed: int = 0, every: int = 5,
 
     import numpy as np
 
-    from dgm.gan import Snapshots, draw_codes
+    from dgm.gan_networks import draw_codes
+    from dgm.gan_training import Snapshots
     from dgm.metrics import classifier_outputs
 
     ns = solution_namespace("04_gan")

@@ -8,7 +8,7 @@ generator iteration (``--n-critic`` critic steps, default notebook 05's 2, + one
 update), with ratios. Batch 256,
 both kinds of step on one pair of networks: notebook 04's ``DNet``/``GNet``
 (``dgm_staff.references.conv_discriminator`` / ``conv_generator``, the default) or the course's
-networks of notebooks 05 and 06 (``--nets course``: ``dgm.gan.course_critic`` /
+networks of notebooks 05 and 06 (``--nets course``: ``dgm.gan_networks.course_critic`` /
 ``course_generator``).
 """
 
@@ -20,7 +20,8 @@ import time
 
 import torch
 
-from dgm.gan import course_critic, course_generator, use_channels_last
+from dgm.gan_networks import course_critic, course_generator
+from dgm.gan_training import use_channels_last
 from dgm.runtime import pick_device, seed_everything
 from dgm_staff.references import (conv_discriminator, conv_generator, d_loss, g_loss,
                                   kaiming_init, sample_z)
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
                         help="notebook 04's DNet/GNet (default) or the course's networks")
     parser.add_argument("--channels-last", action="store_true",
                         help="the layout the training loops use on the CPU "
-                             "(dgm.gan.use_channels_last)")
+                             "(dgm.gan_training.use_channels_last)")
     parser.add_argument("--n-critic", type=int, default=2,
                         help="critic steps per generator step (notebook 05: 2; the assignment: 5)")
     args = parser.parse_args(argv)

@@ -1,11 +1,11 @@
 """Where the slowest notebook's time goes, and what the channels-last layout changes.
 
 Notebook 04 is the slowest at the full budget (two GANs, 30 epochs each, on 2 CPU cores), and
-notebooks 05 and 06 train the course's convolutional networks (``dgm.gan.course_critic`` /
-``course_generator``). This phase times the course's own training loops (``dgm.gan.train_gan``,
-``train_wgan_gp``) on the same images with the layout switched off and on (their
-``channels_last=False/True`` argument, alternately, so drift hits both), and lists the operators
-that take a conv GAN step's time in each layout (``torch.profiler``).
+notebooks 05 and 06 train the course's convolutional networks (``dgm.gan_networks.course_critic`` /
+``course_generator``). This phase times the course's own training loops
+(``dgm.gan_training.train_gan``, ``train_wgan_gp``) on the same images with the layout switched off
+and on (their ``channels_last=False/True`` argument, alternately, so drift hits both), and lists
+the operators that take a conv GAN step's time in each layout (``torch.profiler``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from dgm import gan
+from dgm import gan_networks, gan_training
 from dgm.runtime import pick_device, seed_everything
 from dgm_staff import references as ref
 from dgm_staff.bench.common import solution_namespace
@@ -28,9 +28,11 @@ LOOPS = ("conv GAN", "WGAN-GP", "course GAN", "FC GAN")
 def _nets(kind: str, device):
     """Discriminator/critic, generator and code size of loop ``kind``."""
     if kind == "FC GAN":
-        return gan.fc_discriminator().to(device), gan.fc_generator(128).to(device), 128
+        return (gan_networks.fc_discriminator().to(device),
+                gan_networks.fc_generator(128).to(device), 128)
     if kind in ("WGAN-GP", "course GAN"):
-        return gan.course_critic().to(device), gan.course_generator(64).to(device), 64
+        return (gan_networks.course_critic().to(device),
+                gan_networks.course_generator(64).to(device), 64)
     return (ref.kaiming_init(ref.conv_discriminator()).to(device),
             ref.kaiming_init(ref.conv_generator(64)).to(device), 64)
 
@@ -44,13 +46,15 @@ def _train(kind: str, images: torch.Tensor, device, channels_last: bool
     start = time.perf_counter()
     common = dict(zdim=zdim, epochs=1, progress=False, channels_last=channels_last)
     if kind == "WGAN-GP":
-        h = gan.train_wgan_gp(d, g, ns["critic_loss"], ns["generator_loss"],
-                              ns["gradient_penalty"], images, **common)
+        h = gan_training.train_wgan_gp(d, g, ns["critic_loss"], ns["generator_loss"],
+                                       ns["gradient_penalty"], images, **common)
     elif kind == "course GAN":
-        h = gan.train_gan(d, g, gan.least_squares_d_loss, gan.least_squares_g_loss, images,
-                          **common)
+        h = gan_training.train_gan(d, g, gan_networks.least_squares_d_loss,
+                                   gan_networks.least_squares_g_loss, images,
+                                   **common)
     else:
-        h = gan.train_gan(d, g, ref.d_loss, ref.g_loss, images, sample_z=ref.sample_z, **common)
+        h = gan_training.train_gan(d, g, ref.d_loss, ref.g_loss, images,
+                                   sample_z=ref.sample_z, **common)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start, h.d_steps, h.d_loss[-1]
@@ -93,7 +97,7 @@ def operator_table(steps: int = 5, top: int = 6, device=None) -> dict:
         seed_everything(0)
         d, g, zdim = _nets("conv GAN", device)
         if channels_last:
-            gan.use_channels_last(d, g, zdim, device)
+            gan_training.use_channels_last(d, g, zdim, device)
         real = torch.rand(256, 1, 28, 28, device=device)
         opt_d = torch.optim.Adam(d.parameters(), 2e-4, betas=(0.5, 0.999))
         opt_g = torch.optim.Adam(g.parameters(), 2e-4, betas=(0.5, 0.999))

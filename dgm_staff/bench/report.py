@@ -545,10 +545,10 @@ def _profile_section(profile, full, q: dict) -> list[str]:
         return out + ["Not measured in this run.", ""]
     out += ["Notebook 04 trains a convolutional and a fully connected GAN; notebooks 05 and 06 "
             "train the "
-            "course's convolutional networks (`dgm.gan.course_critic`, `course_generator`). "
+            "course's convolutional networks (`dgm.gan_networks.course_critic`, `course_generator`). "
             "The course's training loops, one epoch over the same images, with the networks "
             "in PyTorch's default layout and in the channels-last layout (`channels_last="
-            "False/True` of `dgm.gan.train_gan` and `train_wgan_gp`), timed alternately:", "",
+            "False/True` of `dgm.gan_training.train_gan` and `train_wgan_gp`), timed alternately:", "",
             _table(["training loop", "steps timed", "default ms/step", "channels-last ms/step",
                     "speed-up", "last loss (default / channels-last)"],
                    [[r["loop"], r["steps"], f"{r['before_ms']:.1f}", f"{r['after_ms']:.1f}",

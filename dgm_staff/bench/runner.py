@@ -15,7 +15,7 @@ interrupted benchmark resumes where it stopped and phases can run on different d
 * ``throughput``: training samples per second of each model, tensor-resident data
   (``dgm.data.TensorLoader``) vs. a torchvision ``DataLoader``, measured alternately in one run;
 * ``profile``: the slowest notebook's training step with and without the channels-last layout
-  (``channels_last=`` of ``dgm.gan.train_gan``), and the operators that take its time;
+  (``channels_last=`` of ``dgm.gan_training.train_gan``), and the operators that take its time;
 * ``autograde``: nbgrader autograde seconds per notebook and for a whole-course submission.
 
 ``report`` turns a run directory into ``benchmarks/REPORT.md`` with figures in

@@ -134,13 +134,14 @@ def _echo(device) -> Model:
 
 
 def _gan(device, kind: str) -> Model:
-    from dgm.gan import fc_discriminator, fc_generator, use_channels_last
+    from dgm.gan_networks import fc_discriminator, fc_generator
+    from dgm.gan_training import use_channels_last
     from dgm_staff.references import sample_z          # notebook 04's prior (a graded answer)
 
     ns = solution_namespace("04_gan")
     if kind == "conv":
         d, g, zdim = ns["DNet"]().to(device), ns["GNet"](64).to(device), 64
-        use_channels_last(d, g, zdim, device)        # as dgm.gan.train_gan does
+        use_channels_last(d, g, zdim, device)        # as dgm.gan_training.train_gan does
         lr = ns["FULL"].lr
     else:
         cfg = ns["FULL"]
@@ -158,7 +159,8 @@ def _gan(device, kind: str) -> Model:
 
 
 def _wgan(device) -> Model:
-    from dgm.gan import course_critic, course_generator, normal_codes, use_channels_last
+    from dgm.gan_networks import course_critic, course_generator, normal_codes
+    from dgm.gan_training import use_channels_last
 
     ns = solution_namespace("05_wgan")
     c, g = course_critic().to(device), course_generator(64).to(device)     # notebook 05's nets
