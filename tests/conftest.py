@@ -1,29 +1,113 @@
-"""Shared fixtures: the reference solution, loaded from the solution notebook itself."""
+"""Shared fixtures: the reference solution, loaded from the solution notebook itself; one
+torch thread per core for each pytest worker; and the check that a test which starts a Jupyter
+kernel is marked ``nbgrader``."""
 
 from __future__ import annotations
 
+import itertools
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
-import nbformat
-import pytest
-import torch
-from torch import nn
+
+def threads_per_worker(environ=os.environ) -> int | None:
+    """Torch threads for one pytest-xdist worker: the cores shared out among the workers
+    (``pytest -n 2`` on 2 cores: 1 each). None outside xdist (torch keeps its default)."""
+    workers = environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if not workers:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // max(1, int(workers)))
+
+
+# Two workers that each run torch with a thread per core oversubscribe the cores: on 2 cores a
+# module of small judged checks ran 1.6x slower than with one thread per worker. The variables
+# also reach the kernels and notebooks the tests start (set before torch is imported here; an
+# explicit OMP_NUM_THREADS or MKL_NUM_THREADS is kept).
+_THREADS = threads_per_worker()
+if _THREADS is not None:
+    os.environ.setdefault("OMP_NUM_THREADS", str(_THREADS))
+    os.environ.setdefault("MKL_NUM_THREADS", str(_THREADS))
+
+import nbformat  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+if _THREADS is not None:
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 ROOT = Path(__file__).resolve().parent.parent
 os.environ.setdefault("DGM_BUDGET", "smoke")
 
 #: Fixtures that grade a course with nbgrader (a kernel per submission): a test that uses one is
 #: marked ``slow`` and ``nbgrader`` wherever it is, so that ``-m "not slow and not nbgrader"``
-#: leaves it out.
+#: leaves it out. The cells of the solution notebooks that nbval runs (``--nbval-lax
+#: solutions``, a kernel per notebook) are marked alike.
 GRADING_FIXTURES = {"graded"}
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if GRADING_FIXTURES & set(getattr(item, "fixturenames", ())):
+        if GRADING_FIXTURES & set(getattr(item, "fixturenames", ())) or \
+                Path(str(item.path)).suffix == ".ipynb":
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.nbgrader)
+
+
+# A test not marked ``nbgrader`` must start no Jupyter kernel (the fast loop, ``-m "not slow and
+# not nbgrader"``, relies on it). Every IPython kernel creates its profile in IPYTHONDIR when it
+# starts, in this process's children and theirs alike (they inherit the environment): during the
+# setup, call and teardown of an unmarked test IPYTHONDIR names a folder that does not exist yet,
+# and the test fails at teardown if the folder appeared. (An IPython shell run in this process
+# creates it too; a child started with an environment of its own is not seen.)
+_WATCHED = pytest.StashKey[tuple]()
+_watch_root: Path | None = None
+_watch_count = itertools.count()
+
+
+def _kernel_watch_folder() -> Path:
+    global _watch_root
+    if _watch_root is None:
+        _watch_root = Path(tempfile.mkdtemp(prefix="dgm-kernel-watch-"))
+    return _watch_root / f"ipython-{next(_watch_count)}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("nbgrader") is None:
+        folder = _kernel_watch_folder()
+        item.stash[_WATCHED] = (folder, os.environ.get("IPYTHONDIR"))
+        os.environ["IPYTHONDIR"] = str(folder)
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    watched = item.stash.get(_WATCHED, None)
+    try:
+        result = yield
+    finally:
+        if watched is not None:
+            folder, before = watched
+            if before is None:
+                os.environ.pop("IPYTHONDIR", None)
+            else:
+                os.environ["IPYTHONDIR"] = before
+    if watched is not None and folder.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.fail(f"{item.nodeid} started a Jupyter kernel (or an IPython shell: IPython "
+                    "created its profile folder) but is not marked nbgrader. Mark it "
+                    "@pytest.mark.nbgrader (and @pytest.mark.slow when it takes more than a few "
+                    "seconds), so that the fast loop -m \"not slow and not nbgrader\" leaves it "
+                    "out; or, if it needs no kernel, find what starts one.", pytrace=False)
+    return result
+
+
+def pytest_unconfigure(config):
+    if _watch_root is not None:
+        shutil.rmtree(_watch_root, ignore_errors=True)
 
 
 def solution_cells(assignment: str, notebook: str | None = None) -> dict[str, str]:

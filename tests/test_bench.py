@@ -176,6 +176,8 @@ def _notebook(path: Path, source: str) -> None:
     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)]), path)
 
 
+@pytest.mark.slow
+@pytest.mark.nbgrader
 def test_a_failing_notebook_is_recorded_and_the_others_still_run(tmp_path, monkeypatch):
     from dgm_staff import course
 
@@ -225,6 +227,7 @@ def test_throughput_times_both_data_paths():
     assert all(x.shape == (50, 784) and set(x.unique().tolist()) <= {0.0, 1.0} for x in seen)
 
 
+@pytest.mark.slow
 def test_profile_compares_the_layouts_on_the_real_loops():
     rows = profile.loop_timings(steps=2, rounds=1)
     assert [r["loop"] for r in rows] == ["conv GAN", "WGAN-GP", "course GAN", "FC GAN"]
@@ -266,6 +269,7 @@ def _python(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
                           timeout=timeout, env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
+@pytest.mark.slow
 def test_report_and_runner_import_without_a_cycle():
     """What both need lives in ``common``: ``report`` never imports ``runner``, and each module
     imports on its own, whichever comes first."""
@@ -284,6 +288,7 @@ def test_report_and_runner_import_without_a_cycle():
     assert bench.NOTEBOOKS is common.NOTEBOOKS and bench.load_phase is common.load_phase
 
 
+@pytest.mark.slow
 def test_python_m_runs_the_benchmark_and_its_tools():
     """``python -m dgm_staff.bench run|report`` and the two stand-alone measurements."""
     for module, words in (("dgm_staff.bench", ("run", "report")),
@@ -314,6 +319,7 @@ def test_gan_step_runs_on_both_pairs_of_networks(capsys):
         assert "| GAN step (1 D + 1 G update) |" in out and "WGAN-GP iteration" in out
 
 
+@pytest.mark.slow
 def test_the_gan_diagnosis_prints_one_row_per_variant(capsys):
     from dgm_staff.bench import gan_diagnosis
 
@@ -331,6 +337,7 @@ def test_the_gan_diagnosis_prints_one_row_per_variant(capsys):
     assert len(rows) == 2 and "n_critic 2" in rows[1]
 
 
+@pytest.mark.slow
 def test_the_notebook_fc_diagnosis_trains_notebook_04s_fc_cell(capsys):
     from dgm_staff.bench import gan_diagnosis
 

@@ -229,6 +229,7 @@ def test_the_drop_in_search_finds_a_helper_that_computes_an_answer(tmp_path, mon
 
 
 # ------------------------------------------------------------------------ it runs ---------------
+@pytest.mark.nbgrader
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(p.name for p in (ROOT / "notebooks").iterdir()
                                         if p.is_dir()))
@@ -314,6 +315,7 @@ def test_the_bundle_installs_over_an_existing_torch_and_pulls_no_staff_tool(bund
     assert run.returncode != 0 and re.search(r"nbgrader|jupyterlab", run.stderr), run.stderr
 
 
+@pytest.mark.nbgrader
 @pytest.mark.slow
 def test_notebook_01_runs_at_the_smoke_budget_with_the_bundle_installed(bundle, preinstalled,
                                                                         tmp_path):

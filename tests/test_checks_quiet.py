@@ -78,6 +78,7 @@ def quiet_run(notebook: Path, tmp_path: Path) -> subprocess.CompletedProcess:
                           text=True, cwd=tmp_path, env=env, timeout=600)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_every_check_runs_without_a_word_on_stderr(name, tmp_path):
     result = quiet_run(ROOT / "solutions" / name / f"{name}.ipynb", tmp_path)
@@ -118,12 +119,14 @@ CLEAN = "def convert(x):\n    return float(x.detach().sum())\n"
     # a reference that warns (silenced while grading) would spend the warning for the checks
     (CONVERT, "checks.call('convert', convert, torch.ones(2))", "the reference warns"),
 ], ids=["check", "reference"])
+@pytest.mark.slow
 def test_a_warning_from_a_check_or_a_reference_fails(reference, test, why, tmp_path):
     result = quiet_run(_notebook(tmp_path, reference, test), tmp_path)
     assert result.returncode != 0, why
     assert "requires_grad=True to a scalar" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_quiet_notebook_passes(tmp_path):
     result = quiet_run(_notebook(tmp_path, CLEAN, "checks.call('convert', convert, "
                                                   "torch.ones(2))"), tmp_path)

@@ -39,6 +39,7 @@ def test_a_transplant_keeps_the_students_code_verbatim():
     assert len(nb.cells) == len(release.cells) + len(cells)
 
 
+@pytest.mark.nbgrader
 @pytest.mark.slow
 def test_real_student_code_keeps_its_verdict_through_the_grader(tmp_path):
     rows = corpus.run(limit=1, workdir=tmp_path / "course")      # one file per topic

@@ -15,6 +15,7 @@ def test_kl_1d_by_integration_equals_closed_form():
     assert sp.simplify(expr - G.kl_closed_form_1d(m1, v1, m2, v2)) == 0
 
 
+@pytest.mark.slow
 def test_kl_diagonal_is_sum_of_1d_terms_by_double_integral():
     assert G.kl_diagonal_gaussian_by_integration_2d() == 0
 
@@ -65,6 +66,7 @@ def test_d_kl_properties():
     assert r["triangle_lhs"] > r["triangle_rhs"]                      # no triangle inequality
 
 
+@pytest.mark.slow
 def test_e_closed_form_kl_removes_estimator_variance():
     r = V.single_sample_kl_variance()
     assert r["bias"] == 0
@@ -74,6 +76,7 @@ def test_e_closed_form_kl_removes_estimator_variance():
     assert var.subs({V.m: 0, V.s: 1}) == 0
 
 
+@pytest.mark.slow
 def test_e_neither_estimator_always_has_the_lower_variance():
     r = V.whole_estimator_variances()
     assert r["same_mean"] == 0                                       # the same ELBO
@@ -344,6 +347,7 @@ def test_06_trapezoid_is_exact_on_one_linear_segment():
     assert sp.simplify(r["exact"] - r["trapezoid"]) == 0
 
 
+@pytest.mark.slow
 def test_06_trapezoid_and_midpoint_are_second_order_on_a_curved_path():
     r = INVERSION.quadrature_order()
     c = r["coefficients"]

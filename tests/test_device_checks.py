@@ -258,6 +258,8 @@ def judged(kc, module, source):
     ("gan", "g_loss", "g_loss", None),
     ("gan", "g_loss", "g_loss_cpu_labels", "creates a tensor on the CPU"),
 ])
+@pytest.mark.slow
+@pytest.mark.nbgrader
 def test_the_judge_decides_as_the_direct_check(kernel, module, check, code, verdict):
     error = judged(kernel, module, f"checks.check_{check}({code}, level='hidden')")
     assert common.REMOTE is None

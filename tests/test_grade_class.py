@@ -16,7 +16,6 @@ from dgm_staff import course
 from dgm_staff.grade_class import find_submissions, grade_class
 
 NAME = "01_vae"
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +67,8 @@ NOISE = ["running over TCP without encryption",      # ipykernel, once per grade
          "Traceback", "Warning:"]
 
 
+@pytest.mark.slow
+@pytest.mark.nbgrader
 def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
     one = grade_class(inbox, tmp_path / "one", workers=1, assignments=[NAME], progress=False)
     # the command itself, as an instructor runs it: two workers, a roster, and nothing printed

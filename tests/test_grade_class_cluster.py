@@ -26,7 +26,7 @@ from dgm_staff.grade_class import grade_class
 
 NAME = "03_echo"          # the cheapest notebook to autograde
 STUDENTS = ["alice", "bob", "carol", "mallory"]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.nbgrader]
 BIN = Path(sys.executable).parent
 
 #: A cell that kills the process that started its kernel: the grading worker (the sandbox covers

@@ -461,6 +461,7 @@ class GNet(nn.Module):
 '''
 
 
+@pytest.mark.nbgrader
 @pytest.mark.slow
 def test_functional_and_shared_networks_get_full_marks_through_the_grader(tmp_path):
     """A submission whose DNet uses F.relu / F.max_pool2d and a (self, m) _weight_init, and whose

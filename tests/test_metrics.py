@@ -29,6 +29,7 @@ def test_committed_checkpoint_matches_its_checksum():
     assert metrics.sha256(metrics.CHECKPOINT) == expected
 
 
+@pytest.mark.slow
 def test_classifier_reaches_99_percent(mnist):
     clf = metrics.load_classifier()
     assert metrics.accuracy(clf, mnist.test_x, mnist.test_y) >= 0.99
@@ -48,6 +49,7 @@ def test_corrupt_or_missing_checkpoint_says_how_to_restore(tmp_path):
         metrics.load_classifier(path=tmp_path / "nothing.pt")
 
 
+@pytest.mark.slow
 def test_real_digits_score_high_and_close(meter, mnist):
     real = meter(mnist.test_x)
     assert real.inception_score > 9.5                      # 10 classes, confidently classified
@@ -57,6 +59,7 @@ def test_real_digits_score_high_and_close(meter, mnist):
     assert train.fid < 5.0
 
 
+@pytest.mark.slow
 def test_noise_and_a_single_class_score_badly(meter, mnist):
     noise = meter(torch.rand(5_000, 1, 28, 28, generator=torch.Generator().manual_seed(0)))
     train = meter(mnist.train_x[:5_000])
@@ -76,6 +79,7 @@ def test_classes_present_counts_classes_with_their_share():
     assert metrics.classes_present(np.eye(10)[np.arange(1000) % 10]) == 10
 
 
+@pytest.mark.slow
 def test_meter_refuses_nan_images(meter):
     with pytest.raises(ValueError, match="diverged"):
         meter(torch.full((10, 1, 28, 28), float("nan")))

@@ -14,6 +14,7 @@ from dgm_staff.pipeline import RestoreCellsWithIds
 TRANSPORT_WARNING = "running over TCP without encryption"
 
 
+@pytest.mark.nbgrader
 @pytest.mark.slow
 def test_notebook_runner_starts_kernels_without_the_transport_warning(tmp_path, capfd):
     from nbclient import NotebookClient
