@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import tempfile
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -369,33 +370,34 @@ def _gan_nets(case):
 _gan_cases = dict(batch=_batch, **{"weight scale": st.sampled_from([0.1, 1.0, 3.0])})
 
 
-def d_loss(fn):
-    from grader_tests.gan import d_loss_values
-    what = "d_loss"
+def _network_loss(what: str, fn: Callable, inputs: Callable[[dict], tuple],
+                  values: Callable[..., dict], hint: str) -> None:
+    """The shape of the four losses of networks on a batch (04's ``d_loss`` and ``g_loss``,
+    05's ``critic_loss`` and ``generator_loss``): ``inputs(case)`` builds the small networks and
+    batches the graded function takes, ``values(*inputs)["ref"]`` is the reference loss on them
+    (without gradients), and the two agree within 1e-5 for any batch size and weight scale."""
 
     def run(case):
-        d, g, real, z = _gan_nets(case)
+        args = inputs(case)
         with torch.no_grad():
-            ref = d_loss_values(d, g, real, z)["ref"]
-        return differs(call(what, fn, d, g, real, z), ref, atol=1e-5)
+            ref = values(*args)["ref"]
+        return differs(call(what, fn, *args), ref, atol=1e-5)
 
-    explore(what, _cases(**_gan_cases), run,
-            hint="BCE[D(real), 1] + BCE[D(G(z).detach()), 0] on the logits, each the mean over "
-                 "its batch, for any batch size (1 included)")
+    explore(what, _cases(**_gan_cases), run, hint=hint)
+
+
+def d_loss(fn):
+    from grader_tests.gan import d_loss_values
+    _network_loss("d_loss", fn, _gan_nets, d_loss_values,
+                  hint="BCE[D(real), 1] + BCE[D(G(z).detach()), 0] on the logits, each the mean "
+                       "over its batch, for any batch size (1 included)")
 
 
 def g_loss(fn):
     from grader_tests.gan import g_loss_values
-    what = "g_loss"
-
-    def run(case):
-        d, g, _, z = _gan_nets(case)
-        with torch.no_grad():
-            ref = g_loss_values(d, g, z)["ref"]
-        return differs(call(what, fn, d, g, z), ref, atol=1e-5)
-
-    explore(what, _cases(**_gan_cases), run,
-            hint="BCE[D(G(z)), 1] on the logits, the mean over the batch, for any batch size")
+    _network_loss("g_loss", fn, lambda case: itemgetter(0, 1, 3)(_gan_nets(case)), g_loss_values,
+                  hint="BCE[D(G(z)), 1] on the logits, the mean over the batch, for any batch "
+                       "size")
 
 
 def sample_z(fn):
@@ -468,29 +470,14 @@ def _wgan_setup(case):
 
 def critic_loss(fn):
     from grader_tests.wgan import critic_loss_values
-    what = "critic_loss"
-
-    def run(case):
-        critic, real, fake = _wgan_setup(case)
-        with torch.no_grad():
-            ref = critic_loss_values(critic, real, fake)["ref"]
-        return differs(call(what, fn, critic, real, fake), ref, atol=1e-5)
-
-    explore(what, _cases(**_gan_cases), run,
-            hint="mean D(fake) - mean D(real), for any batch size")
+    _network_loss("critic_loss", fn, _wgan_setup, critic_loss_values,
+                  hint="mean D(fake) - mean D(real), for any batch size")
 
 
 def generator_loss(fn):
     from grader_tests.wgan import generator_loss_values
-    what = "generator_loss"
-
-    def run(case):
-        critic, _, fake = _wgan_setup(case)
-        with torch.no_grad():
-            ref = generator_loss_values(critic, fake)["ref"]
-        return differs(call(what, fn, critic, fake), ref, atol=1e-5)
-
-    explore(what, _cases(**_gan_cases), run, hint="-mean D(fake), for any batch size")
+    _network_loss("generator_loss", fn, lambda case: itemgetter(0, 2)(_wgan_setup(case)),
+                  generator_loss_values, hint="-mean D(fake), for any batch size")
 
 
 # ------------------------------------------------------------------------ 06 inversion --------
