@@ -1,5 +1,6 @@
-"""The import graph of the course's code (``dgm``, ``dgm_staff``, ``grader_tests``), read from the
-source with :mod:`ast`: no import cycle.
+"""The import graph of the course's code, read from the source with :mod:`ast`
+(:mod:`dgm_staff.architecture`): no import cycle, imports pointing down the floors only, a student
+package that imports no staff code, and the README's drawing of the graph up to date.
 
 Every import counts, one deferred into a function as much as one at the top of a module: a deferred
 import hides a cycle from Python, not from a reader who has to understand one module before the
@@ -8,8 +9,12 @@ other.
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+import pytest
+
+from dgm_staff import architecture
+from dgm_staff.architecture import cycles, module_graph
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("dgm", "dgm_staff", "grader_tests")
@@ -25,69 +30,6 @@ KNOWN_CYCLES = {
         "each notebook's staff checks end with randomised.check, whose cases compare with the "
         "references those modules hold",
 }
-
-
-def module_graph(root: Path = ROOT, packages: tuple[str, ...] = PACKAGES) -> dict[str, set[str]]:
-    """``{module: modules of ``packages`` it imports}``, ``dgm.checks`` for a package's
-    ``__init__``."""
-    files = {}
-    for package in packages:
-        for path in sorted((root / package).rglob("*.py")):
-            parts = path.relative_to(root).with_suffix("").parts
-            files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    graph: dict[str, set[str]] = {name: set() for name in files}
-    for name, path in files.items():
-        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-            targets = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    up = package.split(".")[:len(package.split(".")) - node.level + 1]
-                    base = ".".join(up + ([base] if base else []))
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in files else base
-                           for a in node.names]
-            for target in targets:
-                while target and target not in files:      # a name inside a module
-                    target = target.rpartition(".")[0]
-                if target and target != name:
-                    graph[name].add(target)
-    return graph
-
-
-def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """The import cycles of ``graph``: its strongly connected components of more than one module
-    (Tarjan's algorithm), each sorted."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    found: list[list[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        for w in sorted(graph.get(v, ())):
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return sorted(found)
 
 
 def test_the_student_package_has_no_import_cycle():
@@ -118,3 +60,84 @@ def test_a_cycle_through_a_deferred_import_is_found(tmp_path):
     assert cycles(graph) == [["pkg.artifacts", "pkg.gan"]]
     (package / "artifacts.py").write_text("def read(path):\n    return path\n")
     assert cycles(module_graph(tmp_path, ("pkg",))) == []
+
+
+# ------------------------------------------------------------------------ floors and drawing --
+def _both_graphs(root: Path = ROOT) -> dict[str, set[str]]:
+    by_name = architecture.by_name_graph(root)
+    return {p: imported | by_name[p] for p, imported in architecture.package_graph(root).items()}
+
+
+def test_imports_point_down_the_floors():
+    graph = _both_graphs()
+    assert graph["grader_tests"] >= {"dgm", "dgm.checks", "derivations"}
+    assert "grader_tests" in graph["dgm_staff"]                   # the judge, by name
+    up = architecture.upward_imports(graph)
+    assert not up, (f"imports from the same or a higher floor: {up}; move the code it needs to a "
+                    "lower floor, or the importing code up (FLOORS in dgm_staff/architecture.py)")
+
+
+def test_the_student_package_imports_no_staff_code():
+    staff = {p for p in architecture.PACKAGES if p not in architecture.STUDENT}
+    graph = _both_graphs()
+    wrong = {p: sorted(graph[p] & staff) for p in architecture.STUDENT if graph[p] & staff}
+    assert not wrong, (f"the student package imports staff code: {wrong}; students receive dgm "
+                       "alone, so move what it needs into dgm")
+
+
+def _plant(tmp_path: Path, files: dict[str, str]) -> Path:
+    for package in architecture.PACKAGES:
+        folder = tmp_path.joinpath(*package.split("."))
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "__init__.py").touch()
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_a_student_module_that_uses_staff_code_is_found(tmp_path):
+    root = _plant(tmp_path, {
+        "dgm/plots.py": "def f():\n    from dgm_staff.course import api\n",          # deferred
+        "dgm/checks/vae.py": "import importlib\n"
+                             "M = importlib.import_module(f'grader_tests.{1}')\n",  # by name
+        "grader_tests/vae.py": "from dgm.checks import vae\nfrom derivations import vae as d\n"})
+    graph = {p: imported | architecture.by_name_graph(root)[p]
+             for p, imported in architecture.package_graph(root).items()}
+    assert graph["dgm"] == {"dgm_staff"} and graph["dgm.checks"] == {"grader_tests"}
+    assert architecture.upward_imports(graph) == ["dgm -> dgm_staff",
+                                                  "dgm.checks -> grader_tests"]
+    (root / "dgm/plots.py").write_text("import torch\n")
+    (root / "dgm/checks/vae.py").write_text("from dgm import plots\n")
+    graph = architecture.package_graph(root)
+    assert graph["dgm.checks"] == {"dgm"} and architecture.upward_imports(graph) == []
+
+
+def test_the_readme_drawing_is_the_one_the_code_gives():
+    assert architecture.readme_drawing(ROOT / "README.md") == architecture.drawing(ROOT), (
+        "README.md's architecture drawing is out of date: run python -m dgm_staff.architecture")
+
+
+def test_a_stale_drawing_is_found_and_rewritten(tmp_path, capsys):
+    root = _plant(tmp_path, {"dgm/data.py": "import torch\n",
+                             "grader_tests/vae.py": "from dgm import data\n"})
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Course\n\n{architecture.BEGIN}\nold drawing\n{architecture.END}\n\nEnd.\n")
+    drawn = architecture.drawing(root)
+    assert "grader_tests --> dgm" in drawn and "dgm_checks --> dgm" not in drawn
+    assert architecture.readme_drawing(readme) != drawn
+    assert architecture.write_readme(readme, drawn)
+    assert architecture.readme_drawing(readme) == drawn
+    assert readme.read_text().startswith("# Course\n\n") and readme.read_text().endswith("\n\nEnd.\n")
+    assert not architecture.write_readme(readme, drawn)                     # nothing to change
+    readme.write_text("# Course without markers\n")
+    with pytest.raises(ValueError, match="architecture:begin"):
+        architecture.readme_drawing(readme)
+
+
+def test_check_option_says_whether_the_readme_is_up_to_date(tmp_path, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{architecture.BEGIN}\nold\n{architecture.END}\n")
+    assert architecture.main(["--readme", str(readme), "--check"]) == 1
+    assert "out of date; run python -m dgm_staff.architecture" in capsys.readouterr().err
+    assert architecture.main(["--readme", str(readme)]) == 0
+    assert architecture.main(["--readme", str(readme), "--check"]) == 0
