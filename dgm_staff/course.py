@@ -122,20 +122,22 @@ def generate_release(dest: Path | None = None, names: list[str] | None = None,
     """Run ``generate_assignment`` for every assignment into ``dest`` (default ``notebooks/``).
 
     With ``course``, the assignments are recorded in that course's gradebook (as autograde
-    needs); without, a throw-away gradebook is used, and the release is the students': the page
-    every notebook's *Running these notebooks* cell links to is written next to the notebooks
-    (:mod:`dgm_staff.running_page`).
+    needs); without, a throw-away gradebook is used. Either way each assignment's folder gets
+    the page its *Running these notebooks* cell links to, beside the notebook
+    (:mod:`dgm_staff.running_page`), so that ``release_assignment`` sends it with the notebook.
+    (nbgrader's own ``generate_assignment --force`` rebuilds the folder from ``solutions/``
+    alone: run this after it.)
     """
     from dgm_staff import running_page
 
     dest = Path(dest or release_dir())
+    names = list(names or assignments())
     with tempfile.TemporaryDirectory() as tmp:
         nb_api = api(Path(course or tmp), release=dest)
-        for name in names or assignments():
+        for name in names:
             _check(nb_api.generate_assignment(name, force=True, create=True),
                    f"generate_assignment {name}")
-    if course is None:
-        running_page.write_page(dest)
+    running_page.write_pages(dest, names)
     return dest
 
 

@@ -1,15 +1,17 @@
-"""The course's one page on running the notebooks: ``notebooks/RUNNING.md``, generated.
+"""The course's one page on running the notebooks: ``RUNNING.md`` in every assignment's folder.
 
 Every notebook opens with the same short *Running these notebooks* cell (grade id ``running``),
-which links to this page; the page holds the details: the budgets (each notebook's settings at
-each budget, read from the ``FULL`` and ``SMOKE`` configurations of its set-up cell, and the
-rules of :func:`dgm.runtime.budget`), the device, the output folders, and how to fill in the
-cells. It is written by ``python -m dgm_staff.course release`` next to the released notebooks,
-so that the release, the students' working copy and the student bundle carry it;
-``tests/test_running_page.py`` holds it equal to what the code defines.
+which links to this page beside it (``notebooks/<id>/RUNNING.md``); the page holds the details:
+the budgets (each notebook's settings at each budget, read from the ``FULL`` and ``SMOKE``
+configurations of its set-up cell, and the rules of :func:`dgm.runtime.budget`), the device, the
+output folders, and how to fill in the cells. ``python -m dgm_staff.course release`` writes it,
+the same text, into each assignment's release folder, so that it travels wherever one
+assignment's folder goes: the committed release, the students' working copy, the student
+bundle, and nbgrader's exchange (``release_assignment`` sends, and ``fetch_assignment`` brings,
+the whole folder). ``tests/test_running_page.py`` holds it equal to what the code defines.
 
-    python -m dgm_staff.running_page          # (re)write notebooks/RUNNING.md
-    python -m dgm_staff.running_page --check  # exit 1, saying why, if it is out of date
+    python -m dgm_staff.running_page          # (re)write notebooks/<id>/RUNNING.md
+    python -m dgm_staff.running_page --check  # exit 1, saying why, if one is out of date
 """
 
 from __future__ import annotations
@@ -24,12 +26,14 @@ import nbformat
 from dgm import runtime
 from dgm.manifest import NOTEBOOKS
 
-#: The page's file name, in the release folder (next to the notebooks' folders).
+#: The page's file name, in each assignment's folder (beside its notebook).
 PAGE = "RUNNING.md"
 #: The grade id of the shared cell that links to the page.
 CELL_ID = "running"
-#: The link the shared cell holds: from ``notebooks/<id>/<id>.ipynb`` to the page.
-LINK = f"../{PAGE}"
+#: The link the shared cell holds: from ``<id>/<id>.ipynb`` to the page beside it (a link that
+#: leaves the assignment's folder would break where the folder travels alone: nbgrader's
+#: exchange moves one assignment's folder and nothing else).
+LINK = PAGE
 #: The configurations a set-up cell defines, in the page's column order.
 BUDGET_CONFIGS = {"full": "FULL", "smoke": "SMOKE"}
 
@@ -172,23 +176,44 @@ def render(solutions: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_page(release: Path, solutions: Path | None = None) -> Path:
-    """Write the page into the release folder ``release``; returns its path."""
-    path = Path(release) / PAGE
-    path.write_text(render(solutions), encoding="utf-8")
-    return path
+def _ids(names: list[str] | None) -> list[str]:
+    return list(names) if names is not None else [nb.id for nb in NOTEBOOKS]
 
 
-def stale(release: Path, solutions: Path | None = None) -> str | None:
-    """Why the page in ``release`` is not what the code defines, or ``None`` when it is."""
-    path = Path(release) / PAGE
-    if not path.exists():
-        return f"{path} is missing: run `python -m dgm_staff.course release`"
-    if path.read_text(encoding="utf-8") != render(solutions):
-        return (f"{path} is out of date with the notebooks' budgets or dgm.runtime: run "
-                "`python -m dgm_staff.course release` (or `python -m dgm_staff.running_page`) "
-                "and commit it")
-    return None
+def write_pages(release: Path, names: list[str] | None = None,
+                solutions: Path | None = None) -> list[Path]:
+    """Write the page into the folder of each assignment ``names`` (default: all) of the release
+    folder ``release``, beside its notebook; returns the pages' paths."""
+    release, text = Path(release), render(solutions)
+    paths = []
+    for nb_id in _ids(names):
+        folder = release / nb_id
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{folder}: no released assignment {nb_id!r} to put "
+                                    f"{PAGE} in (generate its release first)")
+        (folder / PAGE).write_text(text, encoding="utf-8")
+        paths.append(folder / PAGE)
+    return paths
+
+
+def stale(release: Path, solutions: Path | None = None,
+          names: list[str] | None = None) -> str | None:
+    """Why the pages in ``release`` (one per assignment ``names``, default all) are not what the
+    code defines, or ``None`` when they are."""
+    release, text = Path(release), render(solutions)
+    fix = ("run `python -m dgm_staff.course release` (or `python -m dgm_staff.running_page`) "
+           "and commit the pages")
+    problems = []
+    for nb_id in _ids(names):
+        path = release / nb_id / PAGE
+        if not path.exists():
+            problems.append(f"{path} is missing")
+        elif path.read_text(encoding="utf-8") != text:
+            problems.append(f"{path} is out of date with the notebooks' budgets or dgm.runtime")
+    if (release / PAGE).exists():
+        problems.append(f"{release / PAGE} is a leftover: the page lives in each assignment's "
+                        "folder, beside its notebook; delete it")
+    return "; ".join(problems) + f": {fix}" if problems else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,9 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     release = runtime.repo_root() / "notebooks"
     if args.check:
         why = stale(release)
-        print(why or f"{release / PAGE} is up to date")
+        print(why or f"{release}/<id>/{PAGE} are up to date")
         return 1 if why else 0
-    print(f"written {write_page(release)}")
+    for path in write_pages(release):
+        print(f"written {path}")
     return 0
 
 

@@ -1,12 +1,16 @@
 """One short *Running these notebooks* cell, the same in every notebook, links to one page
-(``notebooks/RUNNING.md``, :mod:`dgm_staff.running_page`) that holds the details; the page states
-every notebook's budgets as its set-up cell defines them, and ships with the release and the
-student bundle."""
+(``RUNNING.md`` beside the notebook, the same in every assignment's folder:
+:mod:`dgm_staff.running_page`) that holds the details; the page states every notebook's budgets
+as its set-up cell defines them, and goes wherever an assignment's folder goes: the release, the
+student bundle and nbgrader's exchange (release_assignment, then a student's fetch_assignment)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -15,7 +19,7 @@ import pytest
 
 from dgm import runtime
 from dgm.manifest import NOTEBOOKS
-from dgm_staff import course, running_page
+from dgm_staff import course, exchange, running_page
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "notebooks"
@@ -61,6 +65,18 @@ def test_the_shared_cell_is_short_and_the_same_in_every_notebook_and_the_release
     assert LINK.findall(first) == [running_page.LINK]
 
 
+def _assert_links_resolve(path: Path) -> None:
+    """Every link of ``path``'s running cell leads to the page beside it, in its own folder."""
+    targets = LINK.findall(_running_cell(path))
+    assert targets, f"{path}: the running cell links to nothing"
+    for target in targets:
+        page = (path.parent / target).resolve()
+        assert page == (path.parent / running_page.PAGE).resolve() and page.is_file(), \
+            f"{path}: link {target} does not lead to {running_page.PAGE} beside the notebook"
+        assert page.read_text(encoding="utf-8") == running_page.render(), \
+            f"{page}: not the course's page"
+
+
 @pytest.mark.parametrize("folder", ["release", "bundle"])
 def test_the_link_resolves_in_the_release_and_in_the_bundle(folder, tmp_path):
     if folder == "release":
@@ -69,21 +85,58 @@ def test_the_link_resolves_in_the_release_and_in_the_bundle(folder, tmp_path):
         bundle, archive = course.build_bundle(tmp_path / "student-bundle", release=False)
         root = bundle / "notebooks"
         with zipfile.ZipFile(archive) as zf:
-            assert f"student-bundle/notebooks/{running_page.PAGE}" in zf.namelist()
+            names = zf.namelist()
+        for nb in NOTEBOOKS:
+            assert f"student-bundle/notebooks/{nb.id}/{running_page.PAGE}" in names, nb.id
     for path in _notebooks(root):
-        for target in LINK.findall(_running_cell(path)):
-            page = (path.parent / target).resolve()
-            assert page == (root / running_page.PAGE).resolve() and page.is_file(), \
-                f"{path}: link {target} does not lead to {running_page.PAGE}"
-            assert page.read_text(encoding="utf-8").startswith("# Running the notebooks")
+        _assert_links_resolve(path)
+
+
+def test_the_page_travels_with_one_assignment_through_the_exchange(tmp_path):
+    """The instructor generates and releases one assignment alone (release_assignment copies
+    only its folder); a student, in a home of their own with only the students'
+    nbgrader_config.py, fetches it: the fetched folder holds the page the cell links to."""
+    name = "02_beta_vae"
+    shared, root, home = tmp_path / "exchange", tmp_path / "course", tmp_path / "home" / "ada"
+    root.mkdir()
+    (home / ".jupyter").mkdir(parents=True)
+    (home / ".jupyter" / "nbgrader_config.py").write_text(
+        exchange.student_config(shared, student="ada"))
+    course.generate_release(root / "release", names=[name], course=root)
+    result = course.api(root, exchange=shared).release_assignment(name)
+    assert result.get("success"), result.get("error") or result.get("log")
+    env = {"HOME": str(home), "USER": "ada", "LOGNAME": "ada",
+           "PATH": os.environ.get("PATH", ""), "LANG": os.environ.get("LANG", "C.UTF-8")}
+    run = subprocess.run([sys.executable, "-m", "nbgrader", "fetch_assignment", name], cwd=home,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, f"fetch_assignment failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
+    fetched = home / name
+    assert sorted(p.name for p in fetched.iterdir()) == sorted([f"{name}.ipynb",
+                                                                running_page.PAGE])
+    _assert_links_resolve(fetched / f"{name}.ipynb")
 
 
 def test_the_page_is_what_the_code_defines():
     assert running_page.stale(RELEASE) is None, running_page.stale(RELEASE)
+    assert not (RELEASE / running_page.PAGE).exists(), "no page outside the assignments' folders"
+
+
+def test_a_missing_or_leftover_page_is_stale(tmp_path):
+    release = tmp_path / "release"
+    for nb in NOTEBOOKS:
+        (release / nb.id).mkdir(parents=True)
+    running_page.write_pages(release)
+    assert running_page.stale(release) is None
+    (release / "03_echo" / running_page.PAGE).unlink()
+    (release / running_page.PAGE).write_text("old")
+    why = running_page.stale(release)
+    assert why and "03_echo" in why and "missing" in why and "leftover" in why, why
+    with pytest.raises(FileNotFoundError, match="no released assignment '07_x'"):
+        running_page.write_pages(release, ["07_x"])
 
 
 def test_the_page_states_each_budget_as_the_set_up_cells_define_it():
-    text = (RELEASE / running_page.PAGE).read_text(encoding="utf-8")
+    text = (RELEASE / "01_vae" / running_page.PAGE).read_text(encoding="utf-8")
     for name in runtime.BUDGETS:
         assert f"`{name}`" in text
     for env in (runtime.BUDGET_ENV, runtime.DEVICE_ENV, runtime.OUTPUT_ENV, runtime.AUTOGRADE_ENV):
@@ -124,13 +177,15 @@ def test_a_changed_budget_makes_the_page_out_of_date(tmp_path):
                                 "SMOKE = Config(epochs=3,")
     why = running_page.stale(RELEASE, solutions)
     assert why and "out of date" in why and "course release" in why
+    for nb in NOTEBOOKS:         # every assignment's copy is stale, not only 01's
+        assert f"{nb.id}/{running_page.PAGE} is out of date" in why, nb.id
     changed = running_page.budgets_of(running_page.setup_source(solutions / "01_vae/01_vae.ipynb"))
-    stated = _page_tables((RELEASE / running_page.PAGE).read_text(encoding="utf-8"))["01_vae"]
-    assert stated["epochs"] != ("200", running_page.fmt(changed["smoke"]["epochs"]))
+    stated = _page_tables((RELEASE / "01_vae" / running_page.PAGE).read_text(encoding="utf-8"))
+    assert stated["01_vae"]["epochs"] != ("200", running_page.fmt(changed["smoke"]["epochs"]))
     fresh = tmp_path / "release"
-    fresh.mkdir()
-    running_page.write_page(fresh, solutions)
-    assert _page_tables((fresh / running_page.PAGE).read_text())["01_vae"]["epochs"] == ("200", "3")
+    (fresh / "04_gan").mkdir(parents=True)
+    [page] = running_page.write_pages(fresh, ["04_gan"], solutions)
+    assert _page_tables(page.read_text())["01_vae"]["epochs"] == ("200", "3")
 
 
 def test_a_set_up_cell_without_a_smoke_config_is_refused_with_the_reason(tmp_path):
