@@ -96,7 +96,10 @@ def main(argv: list[str]) -> int:
     if argv[0] == "demo":
         return run(python, "-m", "dgm_staff.course", "demo")
     if argv[0] == "lab":
-        return run(python, "-m", "dgm_staff.lab", *argv[1:])
+        rest = argv[1:]                                # lab [student|instructor] [options]
+        role = rest.pop(0) if rest and rest[0] in ("student", "instructor") else "student"
+        return run(python, "-m", "dgm_staff.formgrader" if role == "instructor" else "dgm.lab",
+                   *rest)
     if argv[0] == "bench":
         # a failed notebook is recorded and reported; the report is written either way
         code = run(python, "-m", "dgm_staff.bench", "run", *argv[1:])

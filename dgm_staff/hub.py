@@ -156,7 +156,7 @@ def configure(c, state: Path | str, *, port: int = 8000, instructors: list[str],
     start of the instructor's server (the formgrader lists students by name)."""
     from jupyterhub.spawner import SimpleLocalProcessSpawner
 
-    from dgm_staff.lab import quiet_lab_settings
+    from dgm.lab import quiet_lab_settings
 
     state = Path(state).resolve()
     state.mkdir(parents=True, exist_ok=True)

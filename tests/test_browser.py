@@ -26,7 +26,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dgm_staff import course, lab
+from dgm import lab
+from dgm_staff import course, formgrader
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "screenshots"
@@ -65,12 +66,13 @@ def _free_port() -> int:
 
 
 class Lab:
-    """A JupyterLab server started as ``python -m dgm_staff.lab`` would, on a free port."""
+    """A JupyterLab server started as ``python -m dgm.lab`` (``role`` "student") or
+    ``python -m dgm_staff.formgrader`` (``"instructor"``) would, on a free port."""
 
     def __init__(self, role: str, root: Path, env: dict):
         self.port, self.token = _free_port(), secrets.token_hex(16)
-        cmd, self.folder = lab.command(role, self.port, self.token, open_browser=False,
-                                       root=root)
+        launcher = formgrader if role == "instructor" else lab
+        cmd, self.folder = launcher.command(self.port, self.token, open_browser=False, root=root)
         bindir = str(Path(sys.executable).parent)
         full_env = {**os.environ, **env,
                     "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}

@@ -1,16 +1,17 @@
-"""JupyterLab for the course, on this machine only (loopback), with nbgrader's extension.
+"""JupyterLab for a student of the course, on this machine only (loopback), with nbgrader's
+extension (*Validate*)::
 
-    python -m dgm_staff.lab student      # the release, copied once into work/ (git-ignored): your copy
-    python -m dgm_staff.lab instructor   # the course folder: nbgrader's formgrader (create, release,
-                                   # autograde, feedback) reads nbgrader_config.py from here
+    python -m dgm.lab     # the release, copied once into work/ (git-ignored): your own copy
 
-``python3 tasks.py lab [student|instructor]`` does the same after setting up the environment.
-Options: ``--port`` (default 8888, or the next free one), ``--no-browser``.
+``python3 tasks.py lab`` does the same after setting up the environment. Options: ``--port``
+(default 8888), ``--no-browser``. The instructors' side, nbgrader's formgrader, is
+``python -m dgm_staff.formgrader`` (``python3 tasks.py lab instructor``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -41,8 +42,6 @@ def quiet_lab_settings(prefix: Path | None = None) -> Path:
     """Write :data:`LAB_OVERRIDES` into the environment's ``share/jupyter/lab/settings/
     overrides.json`` (JupyterLab's place for an installation's defaults; a user's own settings
     still win), keeping any other overrides there."""
-    import json
-
     path = Path(prefix or sys.prefix) / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
     current = json.loads(path.read_text()) if path.exists() else {}
     merged = {**current, **{k: {**current.get(k, {}), **v} for k, v in LAB_OVERRIDES.items()}}
@@ -52,18 +51,11 @@ def quiet_lab_settings(prefix: Path | None = None) -> Path:
     return path
 
 
-def command(role: str, port: int = 8888, token: str | None = None, open_browser: bool = True,
-            root: Path | None = None) -> tuple[list[str], Path]:
-    """The ``jupyter lab`` command line for ``role`` and the folder it serves."""
-    root = Path(root or repo_root())
+def lab_command(folder: Path, default_url: str, port: int = 8888, token: str | None = None,
+                open_browser: bool = True) -> list[str]:
+    """The ``jupyter lab`` command line that serves ``folder`` on 127.0.0.1 only and opens
+    ``default_url`` (the students' and the instructors' launchers share it)."""
     quiet_lab_settings()
-    if role == "student":
-        folder, default_url = student_folder(root), "/lab"
-    elif role == "instructor":
-        folder, default_url = root, "/formgrader"
-        (root / "exchange").mkdir(exist_ok=True)          # nbgrader's release/collect folders
-    else:
-        raise ValueError(f"role must be 'student' or 'instructor', not {role!r}")
     args = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
             f"--ServerApp.port={port}", f"--ServerApp.root_dir={folder}",
             f"--ServerApp.default_url={default_url}"]
@@ -73,20 +65,36 @@ def command(role: str, port: int = 8888, token: str | None = None, open_browser:
         args.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:       # containers often run as root
         args.append("--allow-root")
-    return args, folder
+    return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("role", nargs="?", default="student", choices=["student", "instructor"])
-    parser.add_argument("--port", type=int, default=8888)
-    parser.add_argument("--no-browser", action="store_true")
-    args = parser.parse_args(argv)
-    cmd, folder = command(args.role, args.port, open_browser=not args.no_browser)
-    print(f"serving {folder} on http://127.0.0.1:{args.port} (Ctrl-C to stop)", flush=True)
+def command(port: int = 8888, token: str | None = None, open_browser: bool = True,
+            root: Path | None = None) -> tuple[list[str], Path]:
+    """The student's ``jupyter lab`` command line and the folder it serves (their copy)."""
+    folder = student_folder(root)
+    return lab_command(folder, "/lab", port, token, open_browser), folder
+
+
+def serve(cmd: list[str], folder: Path, port: int) -> int:
+    """Run ``cmd`` (from :func:`lab_command`) in ``folder`` until Ctrl-C."""
+    print(f"serving {folder} on http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
     bindir = str(Path(sys.executable).parent)       # nbgrader runs its tools by name
     env = {**os.environ, "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}
     return subprocess.call(cmd, cwd=folder, env=env)
+
+
+def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
+    """``--port`` and ``--no-browser``, the options of both launchers."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--port", type=int, default=8888)
+    parser.add_argument("--no-browser", action="store_true")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv, __doc__.splitlines()[0])
+    cmd, folder = command(args.port, open_browser=not args.no_browser)
+    return serve(cmd, folder, args.port)
 
 
 if __name__ == "__main__":
