@@ -10,7 +10,7 @@ import pytest
 
 from dgm import lab
 from dgm_staff import formgrader
-from tests.test_architecture import module_graph
+from dgm_staff.architecture import module_graph
 
 
 @pytest.fixture
