@@ -277,6 +277,18 @@ def test_student_and_instructor_through_a_jupyterhub(browser, tmp_path):
     watchdog.start()
     try:
         state = the_hub.state / "hub"
+        # --- the students' password does not open an instructor's account
+        context = browser.new_context()
+        intruder = context.new_page()
+        intruder.goto(the_hub.url("/hub/login"))
+        intruder.fill("#username_input", INSTRUCTOR)
+        intruder.fill("#password_input", the_hub.passwords[STUDENT])
+        with intruder.expect_navigation(timeout=60_000):
+            intruder.click("#login_submit")
+        intruder.wait_for_load_state()
+        assert f"/user/{INSTRUCTOR}" not in intruder.url and intruder.locator(
+            ".login_error").count(), f"the students' password logged in as {INSTRUCTOR}"
+        context.close()
         # --- instructor: generate and release notebook 01 in the formgrader
         teacher = _login(browser, the_hub, INSTRUCTOR)
         the_hub.processes()
