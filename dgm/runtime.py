@@ -45,9 +45,13 @@ SANDBOX_ENV = "DGM_SANDBOX"
 SANDBOX_HIDE_ENV = "DGM_SANDBOX_HIDE"
 #: Where .ci/run keeps its environment and caches between CI runs.
 CI_CACHE_ENV = "DGM_CI_CACHE"
+#: The nbgrader exchange shared with the students (:mod:`dgm_staff.exchange`).
+EXCHANGE_ENV = "DGM_EXCHANGE"
+#: The course id nbgrader files the course under in that exchange (:mod:`dgm_staff.exchange`).
+COURSE_ID_ENV = "DGM_COURSE_ID"
 #: Every DGM_* name the course reads; any other one is refused (:func:`check_environment`).
 KNOWN_ENV = (BUDGET_ENV, DEVICE_ENV, OUTPUT_ENV, DATA_ENV, MNIST_WHEEL_ENV, VENV_ENV,
-             SANDBOX_ENV, SANDBOX_HIDE_ENV, CI_CACHE_ENV)
+             SANDBOX_ENV, SANDBOX_HIDE_ENV, CI_CACHE_ENV, EXCHANGE_ENV, COURSE_ID_ENV)
 #: Set by nbgrader while it autogrades: the budget is then always "smoke".
 AUTOGRADE_ENV = "NBGRADER_EXECUTION"
 #: Set by every CI service: the default budget is then "smoke".

@@ -30,12 +30,10 @@ import os
 import sys
 from pathlib import Path
 
+from dgm.runtime import COURSE_ID_ENV, EXCHANGE_ENV
+
 #: The course id nbgrader files the course under in the exchange (``CourseDirectory.course_id``).
 COURSE_ID = "deep-generative-models"
-
-#: Environment variables that point the course's nbgrader at a shared exchange and course id.
-EXCHANGE_ENV = "DGM_EXCHANGE"
-COURSE_ID_ENV = "DGM_COURSE_ID"
 
 
 def exchange_root(course_root: Path | str, exchange: Path | str | None = None) -> str:
