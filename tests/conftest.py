@@ -56,6 +56,35 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.nbgrader)
 
 
+#: Test modules whose tests share a parametrised module-scoped fixture that grades a course per
+#: parameter (test_roundtrip: one per notebook). Under ``--dist loadscope`` (``tasks.py test``) a
+#: module is one unit of work, so one worker graded all six notebooks while the other ran out of
+#: work; here each parameter is a unit of its own (its fixture still runs once).
+SPLIT_BY_PARAMETER = {"tests/test_roundtrip.py"}
+
+
+def scope_of(nodeid: str, default) -> str:
+    """The loadscope unit of a test: its module and parameter in :data:`SPLIT_BY_PARAMETER`,
+    else what pytest-xdist's ``default(nodeid)`` says (module or class)."""
+    module, _, rest = nodeid.partition("::")
+    if module in SPLIT_BY_PARAMETER and rest.endswith("]") and "[" in rest:
+        return f"{module}[{rest[rest.index('[') + 1:-1]}]"
+    return default(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByParameter(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid, super()._split_scope)
+
+    return ByParameter(config, log)
+
+
 # A test not marked ``nbgrader`` must start no Jupyter kernel (the fast loop, ``-m "not slow and
 # not nbgrader"``, relies on it). Every IPython kernel creates its profile in IPYTHONDIR when it
 # starts, in this process's children and theirs alike (they inherit the environment): during the

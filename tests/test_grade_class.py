@@ -33,6 +33,7 @@ def inbox(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_finds_students_in_a_flat_folder(inbox):
     items, ignored = find_submissions(inbox, [NAME])
     assert [(i.student, bool(i.files)) for i in items] == \

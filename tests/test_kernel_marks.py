@@ -97,3 +97,23 @@ def test_this_worker_runs_torch_with_its_share():
     if expected is None:
         pytest.skip("not under pytest-xdist: torch keeps its default")
     assert torch.get_num_threads() == int(os.environ.get("OMP_NUM_THREADS", expected))
+
+
+def test_the_round_trip_is_shared_out_by_notebook():
+    """Under --dist loadscope each notebook's round trip is a unit of its own; other modules
+    stay one unit (their module fixtures run once)."""
+    from tests.conftest import scope_of
+
+    def module(nodeid):
+        return nodeid.rsplit("::", 1)[0]
+
+    trip = "tests/test_roundtrip.py::"
+    assert scope_of(trip + "test_csv_export[06_inversion]", module) == \
+        "tests/test_roundtrip.py[06_inversion]"
+    assert scope_of(trip + "test_csv_export[01_vae]", module) == \
+        scope_of(trip + "test_feedback_keeps_the_checks_hints[01_vae]", module)
+    assert scope_of(trip + "test_csv_export[01_vae]", module) != \
+        scope_of(trip + "test_csv_export[02_beta_vae]", module)
+    assert scope_of("tests/test_tampering.py::test_attack_fails[a]", module) == \
+        scope_of("tests/test_tampering.py::test_attack_fails[b]", module) == \
+        "tests/test_tampering.py"
