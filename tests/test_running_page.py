@@ -92,6 +92,7 @@ def test_the_link_resolves_in_the_release_and_in_the_bundle(folder, tmp_path):
         _assert_links_resolve(path)
 
 
+@pytest.mark.slow                # 5.6 s: one assignment generated, released, fetched
 def test_the_page_travels_with_one_assignment_through_the_exchange(tmp_path):
     """The instructor generates and releases one assignment alone (release_assignment copies
     only its folder); a student, in a home of their own with only the students'
@@ -112,7 +113,8 @@ def test_the_page_travels_with_one_assignment_through_the_exchange(tmp_path):
     assert run.returncode == 0, f"fetch_assignment failed:\n{run.stdout[-2000:]}{run.stderr[-2000:]}"
     fetched = home / name
     assert sorted(p.name for p in fetched.iterdir()) == sorted([f"{name}.ipynb",
-                                                                running_page.PAGE])
+                                                                running_page.PAGE]), \
+        f"the fetched {name}/ must hold the notebook and the {running_page.PAGE} it links to"
     _assert_links_resolve(fetched / f"{name}.ipynb")
 
 
