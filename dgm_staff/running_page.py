@@ -216,6 +216,34 @@ def stale(release: Path, solutions: Path | None = None,
     return "; ".join(problems) + f": {fix}" if problems else None
 
 
+def page_preprocessor():
+    """An nbgrader preprocessor class that puts the page beside each notebook nbgrader's own
+    ``generate_assignment`` writes (through the writer's ``outputs``, as nbconvert writes
+    extracted files), so that a release generated outside :func:`dgm_staff.course.generate_release`
+    (the formgrader's *Generate*, ``nbgrader generate_assignment`` with the course's
+    configuration) carries it too. nbgrader's ``--force`` rebuilds an assignment's release folder
+    from ``solutions/`` alone, which holds no page."""
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    class WriteRunningPage(NbGraderPreprocessor):
+        def preprocess(self, nb, resources):
+            resources.setdefault("outputs", {})[PAGE] = render().encode("utf-8")
+            return nb, resources
+
+    return WriteRunningPage
+
+
+def configure(c) -> None:
+    """Add :func:`page_preprocessor` to ``c``'s ``GenerateAssignment`` preprocessors (after
+    nbgrader's own, or those ``c`` already sets; once)."""
+    from nbgrader.converters import GenerateAssignment
+
+    current = list(c.GenerateAssignment.preprocessors if "preprocessors" in c.GenerateAssignment
+                   else GenerateAssignment.class_traits()["preprocessors"].default())
+    if not any(getattr(p, "__name__", "") == "WriteRunningPage" for p in current):
+        c.GenerateAssignment.preprocessors = [*current, page_preprocessor()]
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 

@@ -71,8 +71,9 @@ def _assert_links_resolve(path: Path) -> None:
     assert targets, f"{path}: the running cell links to nothing"
     for target in targets:
         page = (path.parent / target).resolve()
-        assert page == (path.parent / running_page.PAGE).resolve() and page.is_file(), \
-            f"{path}: link {target} does not lead to {running_page.PAGE} beside the notebook"
+        assert page == (path.parent / running_page.PAGE).resolve(), \
+            f"{path}: link {target} leads to {page}, not to {running_page.PAGE} beside it"
+        assert page.is_file(), f"{path}: its link {target} is broken: no {page}"
         assert page.read_text(encoding="utf-8") == running_page.render(), \
             f"{page}: not the course's page"
 
@@ -116,6 +117,29 @@ def test_the_page_travels_with_one_assignment_through_the_exchange(tmp_path):
                                                                 running_page.PAGE]), \
         f"the fetched {name}/ must hold the notebook and the {running_page.PAGE} it links to"
     _assert_links_resolve(fetched / f"{name}.ipynb")
+
+
+@pytest.mark.slow                # 3 s: one nbgrader generate_assignment
+def test_nbgrader_generate_assignment_writes_the_page_with_its_preprocessor(tmp_path):
+    """nbgrader's own generate_assignment (the formgrader's Generate) rebuilds the release folder
+    from solutions/ alone; with :func:`running_page.configure` in the course's configuration it
+    writes the page beside the notebook."""
+    name = "02_beta_vae"
+    (tmp_path / "release" / name).mkdir(parents=True)
+    (tmp_path / "release" / name / running_page.PAGE).write_text("old")   # --force drops it
+    c = course.nbgrader_config(tmp_path, release=tmp_path / "release")
+    running_page.configure(c)
+    running_page.configure(c)
+    added = [p for p in c.GenerateAssignment.preprocessors if p.__name__ == "WriteRunningPage"]
+    assert len(added) == 1 and c.GenerateAssignment.preprocessors[-1] is added[0]
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    course._tools_on_path()
+    result = NbGraderAPI(CourseDirectory(config=c), config=c).generate_assignment(
+        name, force=True, create=True)
+    assert result.get("success"), result.get("error") or result.get("log")
+    _assert_links_resolve(tmp_path / "release" / name / f"{name}.ipynb")
 
 
 def test_the_page_is_what_the_code_defines():
