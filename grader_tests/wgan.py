@@ -11,6 +11,8 @@ checks compare with.
 from __future__ import annotations
 
 import contextlib
+import functools
+import types
 
 import torch
 
@@ -98,10 +100,13 @@ def record() -> dict[str, dict[str, torch.Tensor]]:
 
 
 # ------------------------------------------------------------------------ written part --------
+@functools.lru_cache(maxsize=None)
 def _answers():
+    """The written part's values, derived once per process (sympy integrals, about 0.4 s): a
+    read-only mapping, as the other notebooks' answers are module constants."""
     from derivations import wgan
 
-    return wgan.answers()
+    return types.MappingProxyType(wgan.answers())
 
 
 def _check_value(what, answer, key, hint):
