@@ -356,4 +356,9 @@ def configure(c, root: Path | str) -> None:
     c.ClearMarkScheme.enforce_metadata = False
     # The release keeps no outputs and checks that graded cells are well formed.
     c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+    # ... and each assignment's folder gets the page its "Running these notebooks" cell links to,
+    # also when nbgrader's own generate_assignment (the formgrader's Generate) rebuilds it.
+    from dgm_staff import running_page
+
+    running_page.configure(c)
 

@@ -122,14 +122,13 @@ def test_the_page_travels_with_one_assignment_through_the_exchange(tmp_path):
 @pytest.mark.slow                # 3 s: one nbgrader generate_assignment
 def test_nbgrader_generate_assignment_writes_the_page_with_its_preprocessor(tmp_path):
     """nbgrader's own generate_assignment (the formgrader's Generate) rebuilds the release folder
-    from solutions/ alone; with :func:`running_page.configure` in the course's configuration it
-    writes the page beside the notebook."""
+    from solutions/ alone; the course's configuration (pipeline.configure calls
+    :func:`running_page.configure`) has it write the page beside the notebook."""
     name = "02_beta_vae"
     (tmp_path / "release" / name).mkdir(parents=True)
     (tmp_path / "release" / name / running_page.PAGE).write_text("old")   # --force drops it
     c = course.nbgrader_config(tmp_path, release=tmp_path / "release")
-    running_page.configure(c)
-    running_page.configure(c)
+    running_page.configure(c)                                             # once only
     added = [p for p in c.GenerateAssignment.preprocessors if p.__name__ == "WriteRunningPage"]
     assert len(added) == 1 and c.GenerateAssignment.preprocessors[-1] is added[0]
     from nbgrader.apps import NbGraderAPI
