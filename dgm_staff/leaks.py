@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -323,13 +325,33 @@ def _graded_signatures(solutions: Path) -> dict[tuple[str, str], int]:
 CHECK_MODULES = {nb.id: nb.checks for nb in NOTEBOOKS}
 
 
+class _ProcessStarted(RuntimeError):
+    """A candidate tried to start a process (a launcher such as ``dgm.lab``): not an answer."""
+
+
+@contextlib.contextmanager
+def _no_processes():
+    """While a candidate runs, starting a process raises instead: the student package's launcher
+    (``dgm.lab``) would otherwise start a real JupyterLab and wait for it forever."""
+    import subprocess
+
+    def refuse(*args, **kwargs):
+        raise _ProcessStarted("a candidate tried to start a process")
+
+    saved = subprocess.Popen, os.system
+    subprocess.Popen, os.system = refuse, refuse
+    try:
+        yield
+    finally:
+        subprocess.Popen, os.system = saved
+
+
 def drop_in_answers(package: str = "dgm", solutions: Path = ROOT / "solutions") -> list[Leak]:
     """Public callables of ``package`` that pass the hidden grading check of a graded function or
-    class (run in this process, outputs silenced, in a scratch working directory)."""
-    import contextlib
+    class (run in this process, outputs silenced, in a scratch working directory, with no process
+    allowed to start)."""
     import importlib
     import io
-    import os
     import tempfile
     import warnings
 
@@ -345,7 +367,8 @@ def drop_in_answers(package: str = "dgm", solutions: Path = ROOT / "solutions") 
                 continue
             with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch), \
                     contextlib.redirect_stdout(io.StringIO()), \
-                    contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings():
+                    contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings(), \
+                    _no_processes():
                 warnings.simplefilter("ignore")
                 saved = dict(os.environ)
                 os.environ["DGM_OUTPUT"] = scratch

@@ -228,6 +228,33 @@ def test_the_drop_in_search_finds_a_helper_that_computes_an_answer(tmp_path, mon
     assert not any(where.endswith(".normal") for _, where in found)
 
 
+def test_the_drop_in_search_starts_no_process(tmp_path, monkeypatch):
+    """A helper that starts a process (the student launcher dgm.lab starts a JupyterLab and waits
+    for it) is called by the search with the checks' inputs: no process may start, or the search
+    would wait for a server forever."""
+    import subprocess
+
+    package = tmp_path / "helpers_that_launch"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    (package / "launch.py").write_text(
+        "import os\nimport subprocess\nimport sys\n\n\n"
+        f"MARKS = {str(marks)!r}\n\n\n"
+        "def launch(*args):\n"
+        "    subprocess.call([sys.executable, '-c',\n"
+        "                     f'open({MARKS!r} + \"/popen\", \"w\").close()'])\n\n\n"
+        "def shell(*args):\n"
+        "    os.system(f'touch {MARKS}/system')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    popen = subprocess.Popen
+    found = leaks.drop_in_answers("helpers_that_launch")
+    assert found == []
+    assert sorted(p.name for p in marks.iterdir()) == [], "a candidate started a process"
+    assert subprocess.Popen is popen, "the search left subprocess.Popen replaced"
+
+
 # ------------------------------------------------------------------------ it runs ---------------
 @pytest.mark.nbgrader
 @pytest.mark.slow
