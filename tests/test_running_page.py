@@ -128,6 +128,8 @@ def test_nbgrader_generate_assignment_writes_the_page_with_its_preprocessor(tmp_
     (tmp_path / "release" / name).mkdir(parents=True)
     (tmp_path / "release" / name / running_page.PAGE).write_text("old")   # --force drops it
     c = course.nbgrader_config(tmp_path, release=tmp_path / "release")
+    assert "WriteRunningPage" in [p.__name__ for p in c.GenerateAssignment.preprocessors], \
+        "the course's configuration lacks running_page.configure(c) (in pipeline.configure)"
     running_page.configure(c)                                             # once only
     added = [p for p in c.GenerateAssignment.preprocessors if p.__name__ == "WriteRunningPage"]
     assert len(added) == 1 and c.GenerateAssignment.preprocessors[-1] is added[0]
