@@ -15,6 +15,7 @@ from grader_tests import vae as checks
 from dgm.checks.common import CheckFailed
 from tests.helpers import fails
 
+
 def test_unimplemented_stub_says_so():
     def stub(z, mu, sigma_square):
         raise NotImplementedError()
