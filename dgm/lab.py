@@ -91,10 +91,16 @@ def arguments(argv: list[str] | None, description: str) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = arguments(argv, __doc__.splitlines()[0])
-    cmd, folder = command(args.port, open_browser=not args.no_browser)
+def launch(build, argv: list[str] | None, description: str) -> int:
+    """Both launchers' command line: read ``--port`` and ``--no-browser``, build the
+    ``jupyter lab`` command with ``build`` (a ``command`` function) and serve it."""
+    args = arguments(argv, description)
+    cmd, folder = build(args.port, open_browser=not args.no_browser)
     return serve(cmd, folder, args.port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return launch(command, argv, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

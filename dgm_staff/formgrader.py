@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from dgm.lab import arguments, lab_command, serve
+from dgm.lab import lab_command, launch
 from dgm.runtime import repo_root
 
 
@@ -26,9 +26,7 @@ def command(port: int = 8888, token: str | None = None, open_browser: bool = Tru
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = arguments(argv, __doc__.splitlines()[0])
-    cmd, folder = command(args.port, open_browser=not args.no_browser)
-    return serve(cmd, folder, args.port)
+    return launch(command, argv, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -1,10 +1,17 @@
-"""What many test files share: nbgrader-style cells and notebooks, a failing check, hidden lines.
+"""What many test files share: nbgrader-style cells and notebooks, a failing check, hidden lines,
+Debian's Chromium driven by Playwright, and a course folder's ``nbgrader_config.py``.
 
 >>> nb = notebook(setup_cell("from grader_tests import vae as checks"),
 ...               solution_cell("def f():\n    return 1", "f"), test_cell("checks.check(f)", "t"))
 """
 
 from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -13,6 +20,8 @@ from dgm.manifest import BEGIN_HIDDEN, END_HIDDEN
 from dgm.checks.common import CheckFailed
 
 SCHEMA_VERSION = 3
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _cell(source: str, **nbgrader) -> nbformat.NotebookNode:
@@ -73,3 +82,47 @@ def hidden_lines(source_nb) -> list[str]:
             elif inside and line.strip():
                 lines.append(line.strip())
     return lines
+
+
+def chromium() -> Path:
+    """Debian's Chromium, installed with apt when this runs as root and it is missing; the test
+    skips, saying why, where it cannot be had."""
+    if CHROMIUM.exists():
+        return CHROMIUM
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True,
+                       timeout=900)
+    if not CHROMIUM.exists():
+        pytest.skip("no Chromium: install Debian's package (apt-get install chromium) to run "
+                    "the browser test")
+    return CHROMIUM
+
+
+@contextlib.contextmanager
+def launched_chromium():
+    """A Playwright browser on Debian's Chromium, closed on the way out."""
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="the playwright package is missing: pip install playwright")
+    executable = chromium()
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(executable), args=["--no-sandbox"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def write_course_config(root: Path, arguments: str = "") -> Path:
+    """``root/nbgrader_config.py`` for a course folder made by a test: the course's configuration
+    (``course.nbgrader_config`` of that folder, called with ``arguments``, Python source in which
+    ``here`` is the folder), as plain ``nbgrader`` and the formgrader read it."""
+    path = Path(root) / "nbgrader_config.py"
+    path.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from pathlib import Path\n"
+        "from dgm_staff.course import nbgrader_config\n"
+        "here = Path(__file__).resolve().parent\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.merge(nbgrader_config(here{', ' + arguments if arguments else ''}))\n")
+    return path

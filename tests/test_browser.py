@@ -28,35 +28,18 @@ import pytest
 
 from dgm import lab
 from dgm_staff import course, formgrader
+from tests.helpers import launched_chromium, write_course_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 NAME = "01_vae"
 pytestmark = [pytest.mark.slow, pytest.mark.nbgrader]
 
 
-def _chromium() -> Path:
-    if CHROMIUM.exists():
-        return CHROMIUM
-    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], capture_output=True,
-                       timeout=900)
-    if not CHROMIUM.exists():
-        pytest.skip("no Chromium: install Debian's package (apt-get install chromium) to run "
-                    "the browser test")
-    return CHROMIUM
-
-
 @pytest.fixture(scope="module")
 def browser():
-    playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: pip install playwright")
-    executable = _chromium()
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(executable), args=["--no-sandbox"])
+    with launched_chromium() as b:
         yield b
-        b.close()
 
 
 def _free_port() -> int:
@@ -189,14 +172,7 @@ def test_instructor_sees_assignments_and_an_autograded_score(browser, tmp_path):
     course.generate_release(root / "release", names=[NAME], course=root)
     course.write_example_submissions(root, [NAME])
     course.grade_course(root, [NAME], ["reference"])
-    (root / "nbgrader_config.py").write_text(
-        "import sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from pathlib import Path\n"
-        "from dgm_staff.course import nbgrader_config\n"
-        "c = get_config()  # noqa: F821\n"
-        "c.merge(nbgrader_config(Path(__file__).resolve().parent,\n"
-        "                        release=Path(__file__).resolve().parent / 'release'))\n")
+    write_course_config(root, "release=here / 'release'")
     server = Lab("instructor", root, {})
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 900})

@@ -29,6 +29,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from dgm import manifest
 from dgm_staff import course, exchange
 from dgm_staff.grade_class import grade_class
+from tests.helpers import write_course_config
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "03_echo"                 # the cheapest notebook to grade at the smoke budget
@@ -234,13 +235,7 @@ def cycle(tmp_path_factory):
     # 5. grading: grade_class on the collected submitted/, and plain `nbgrader autograde`
     grade_class(root / "submitted", base / "grading", workers=2, assignments=[NAME],
                 progress=False)
-    (root / "nbgrader_config.py").write_text(
-        "import sys\n"
-        f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from pathlib import Path\n"
-        "from dgm_staff.course import nbgrader_config\n"
-        "c = get_config()  # noqa: F821\n"
-        f"c.merge(nbgrader_config(Path(__file__).resolve().parent, exchange={str(shared)!r}))\n")
+    write_course_config(root, f"exchange={str(shared)!r}")
     _nbgrader(["autograde", NAME], root)
     # 6. generate_feedback; 7. release_feedback
     with course.nbgrader_submission_warnings_off():

@@ -23,7 +23,8 @@ import nbformat
 import pytest
 
 from dgm_staff import course
-from tests.test_browser import SHOTS, _chromium
+from tests.helpers import launched_chromium
+from tests.test_browser import SHOTS
 
 NAME = "03_echo"
 STUDENT = "reference"
@@ -115,15 +116,8 @@ def pages(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: pip install playwright")
-    executable = _chromium()
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(executable), args=["--no-sandbox"])
-        try:
-            yield b
-        finally:
-            b.close()
+    with launched_chromium() as b:
+        yield b
 
 
 #: Resolves once MathJax has typeset the page (its start-up's last signal), at once where the page

@@ -32,6 +32,7 @@ import pytest
 
 from dgm import manifest
 from dgm_staff import course, hub
+from tests.helpers import launched_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "build" / "screenshots"
@@ -138,15 +139,8 @@ class Hub:
 
 @pytest.fixture
 def browser():
-    from tests.test_browser import _chromium
-
-    playwright_api = pytest.importorskip(
-        "playwright.sync_api", reason="the playwright package is missing: pip install playwright")
-    executable = _chromium()
-    with playwright_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(executable), args=["--no-sandbox"])
+    with launched_chromium() as b:
         yield b
-        b.close()
 
 
 def _login(browser, the_hub: Hub, user: str):
