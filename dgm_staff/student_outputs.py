@@ -45,10 +45,6 @@ MAX_NOTEBOOK_BYTES = 20_000_000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def _graded(cell) -> bool:
-    return utils.is_grade(cell)
-
-
 def _text_of(data: dict) -> str:
     """The text of an output's data: its text/plain, else another text type's source."""
     for mime in ("text/plain", "text/latex", "text/markdown", "text/html"):
@@ -111,7 +107,7 @@ class KeepStudentOutputs(NbGraderPreprocessor):
         total = 0
         for cell in nb.cells:
             cell.metadata.pop(KEY, None)
-            if cell.cell_type != "code" or _graded(cell) or not cell.get("outputs"):
+            if cell.cell_type != "code" or utils.is_grade(cell) or not cell.get("outputs"):
                 continue
             kept = []
             for output in cell.outputs:
@@ -134,7 +130,7 @@ class ShowStudentOutputs(NbGraderPreprocessor):
 
     def preprocess_cell(self, cell, resources, cell_index):
         kept = cell.metadata.pop(KEY, None)
-        if not kept or cell.cell_type != "code" or _graded(cell):
+        if not kept or cell.cell_type != "code" or utils.is_grade(cell):
             return cell, resources
         n = len(kept)
         label = (f"── {LABEL} ──\nThe {n} output{'s' if n > 1 else ''} handed in for this cell, "
