@@ -97,7 +97,7 @@ def student_cells(path: Path) -> list[str]:
 def transplant(release_nb, solutions: dict[str, str], topic: Topic, cells: list[str]):
     """The reference submission with the student's cells in front of ``topic.before`` and the
     glue in the transplanted solution cells."""
-    from dgm_staff.course import filled_submission
+    from dgm_staff.example_students import filled_submission
 
     nb = filled_submission(release_nb, solutions)
     out = []
@@ -183,7 +183,7 @@ class Row:
 
 def run(only: list[str] | None = None, limit: int | None = None,
         workdir: Path | None = None) -> list[Row]:
-    from dgm_staff import course
+    from dgm_staff import class_records, course_folder
 
     manifest = json.loads((CORPUS / "MANIFEST.json").read_text())
     entries = [e for e in manifest if only is None or e["topic"] in only]
@@ -192,14 +192,14 @@ def run(only: list[str] | None = None, limit: int | None = None,
     root = Path(workdir or tempfile.mkdtemp(prefix="corpus-"))
     root.mkdir(parents=True, exist_ok=True)
     names = sorted({TOPICS[e["topic"]].notebook for e in entries})
-    course.generate_release(root / "release", names=names, course=root)
+    course_folder.generate_release(root / "release", names=names, course=root)
     rows, students = [], {}
     for k, entry in enumerate(entries):
         topic = TOPICS[entry["topic"]]
         release_nb = nbformat.read(root / "release" / topic.notebook /
                                    f"{topic.notebook}.ipynb", 4)
         cells = student_cells(CORPUS / entry["file"])
-        solutions = course._solution_sources(topic.notebook)[f"{topic.notebook}.ipynb"]
+        solutions = course_folder.solution_sources(topic.notebook)[f"{topic.notebook}.ipynb"]
         student = f"corpus{k:02d}"
         target = root / "submitted" / student / topic.notebook / f"{topic.notebook}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +207,7 @@ def run(only: list[str] | None = None, limit: int | None = None,
         rows.append(Row(entry["file"], entry["topic"], direct_verdicts(release_nb, topic, cells)))
         students.setdefault(topic.notebook, []).append((student, rows[-1]))
     for notebook, group in students.items():
-        course.grade_course(root, [notebook], [s for s, _ in group])
+        class_records.grade_course(root, [notebook], [s for s, _ in group])
         for student, row in group:
             nb = nbformat.read(root / "autograded" / student / notebook / f"{notebook}.ipynb", 4)
             failed = {c.metadata["nbgrader"]["grade_id"] for c in nb.cells

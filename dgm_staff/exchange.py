@@ -17,7 +17,7 @@ enough for one machine. For a class, the instructor and the students must name t
   :data:`COURSE_ID`, ``DGM_COURSE_ID``) before running nbgrader in the course folder, the
   formgrader included; the course's ``nbgrader_config.py`` reads them
   (:func:`dgm_staff.pipeline.configure`). The course commands take the same as arguments
-  (:func:`dgm_staff.course.nbgrader_config`);
+  (:func:`dgm_staff.course_folder.nbgrader_config`);
 * the students' nbgrader reads the two settings from its own configuration,
   ``/etc/jupyter/nbgrader_config.py`` in a hub's image or ``~/.jupyter/nbgrader_config.py``:
   ``python -m dgm_staff.exchange student-config --exchange PATH`` prints that file.

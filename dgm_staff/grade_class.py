@@ -36,8 +36,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dgm.runtime import environ
-from dgm_staff import course, mistakes
+from dgm.runtime import environ, repo_root
+from dgm_staff import class_records, course_folder, mistakes
 
 
 @dataclass
@@ -71,8 +71,8 @@ class Outcome:
 # ------------------------------------------------------------------------ finding submissions -
 def _notebook_names() -> dict[str, str]:
     """Released notebook stem -> assignment (e.g. ``01_vae`` -> ``01_vae``)."""
-    return {p.stem: name for name in course.assignments()
-            for p in (course.solutions_dir() / name).glob("*.ipynb")}
+    return {p.stem: name for name in course_folder.assignments()
+            for p in (course_folder.solutions_dir() / name).glob("*.ipynb")}
 
 
 def _valid_notebook(path: Path) -> str:
@@ -175,7 +175,7 @@ def grade_submission(task: dict) -> dict:
     start = time.perf_counter()
     student, assignment = task["student"], task["assignment"]
     if task.get("course") and task["course"] != course_version(assignment):
-        raise RuntimeError(f"this worker's course ({course.repo_root()}) differs from the "
+        raise RuntimeError(f"this worker's course ({repo_root()}) differs from the "
                            f"client's for {assignment}: start the worker from the same version "
                            "of the course")
     root = Path(tempfile.gettempdir()) / "dgm-grading"
@@ -191,8 +191,8 @@ def grade_submission(task: dict) -> dict:
         env = {"DGM_SANDBOX_HIDE": os.pathsep.join(hide)}
         threads = task.get("threads") or _threads_here(task.get("workers_on_host") or {})
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        with environ(**env), course.nbgrader_submission_warnings_off():
-            nb_api = course.api(work, cell_timeout=task.get("cell_timeout"))
+        with environ(**env), course_folder.nbgrader_submission_warnings_off():
+            nb_api = course_folder.api(work, cell_timeout=task.get("cell_timeout"))
             result = nb_api.autograde(assignment, student, force=True, create=True)
             if result.get("success"):
                 nb_api.generate_feedback(assignment, student, force=True)
@@ -265,7 +265,7 @@ def _submission_rows(db: Path, assignment: str, student: str) -> dict:
 def course_version(assignment: str) -> str:
     """A digest of the solution notebooks of ``assignment`` (they define its graded cells)."""
     h = hashlib.sha256()
-    for path in sorted((course.solutions_dir() / assignment).glob("*.ipynb")):
+    for path in sorted((course_folder.solutions_dir() / assignment).glob("*.ipynb")):
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 
@@ -278,7 +278,7 @@ def _merge(master: Path, student: str, assignment: str, reply: dict) -> None:
     rows = reply["gradebook"]
     with Gradebook(f"sqlite:///{master / 'gradebook.db'}") as mgb:
         mgb.update_or_create_student(student)
-        with mgb.db.no_autoflush:      # see course.nbgrader_submission_warnings_off
+        with mgb.db.no_autoflush:      # see course_folder.nbgrader_submission_warnings_off
             mgb.update_or_create_submission(assignment, student, timestamp=rows["timestamp"])
         for nb_name, nb in rows["notebooks"].items():
             for name, (auto_score, needs_manual) in nb["grades"].items():
@@ -298,7 +298,7 @@ def _record_zero(master: Path, item: Item) -> None:
 
     with Gradebook(f"sqlite:///{master / 'gradebook.db'}") as mgb:
         mgb.update_or_create_student(item.student)
-        with mgb.db.no_autoflush:      # see course.nbgrader_submission_warnings_off
+        with mgb.db.no_autoflush:      # see course_folder.nbgrader_submission_warnings_off
             sub = mgb.update_or_create_submission(item.assignment, item.student)
         for nb in sub.notebooks:
             for grade in nb.grades:
@@ -315,7 +315,7 @@ def _fresh_course(out: Path, names: list[str]) -> Path:
     if master.exists():
         shutil.rmtree(master)
     master.mkdir(parents=True)
-    course.generate_release(master / "release", names=names, course=master)
+    course_folder.generate_release(master / "release", names=names, course=master)
     return master
 
 
@@ -357,8 +357,8 @@ def _record_replies(master: Path, items: list[Item], replies: dict) -> list[Outc
 def _write_results(out: Path, master: Path, outcomes: list[Outcome], ignored: list[str],
                    enrolled: list[str] | None) -> None:
     """``grades.csv``, ``mistakes.csv`` and ``report.txt`` from the master course."""
-    rows = course.grade_rows(master)
-    course.write_csv(rows, out / "grades.csv")
+    rows = class_records.grade_rows(master)
+    class_records.write_csv(rows, out / "grades.csv")
     autograded = master / "autograded"
     found = mistakes.tally(autograded)
     mistakes.write_csv(found, out / "mistakes.csv")
@@ -384,10 +384,10 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
     """
     from dgm_staff import cluster
 
-    names = assignments or course.assignments()
+    names = assignments or course_folder.assignments()
     out = Path(out).resolve()
     master = _fresh_course(out, names)
-    enrolled = course.import_roster(master, roster) if roster else None
+    enrolled = class_records.import_roster(master, roster) if roster else None
     items, ignored = find_submissions(Path(submissions), names)
     gradable = [item for item in items if item.files]
     replies = cluster.run(_tasks(gradable, master, submissions, names, cell_timeout),
@@ -474,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ninterrupted: {stored} results are stored in {args.out / 'results'}; run the "
               "same command again to grade the rest (--restart starts over)", file=sys.stderr)
         return 130
-    print(course.format_table(course.grade_rows(args.out.resolve() / "course")))
+    print(class_records.format_table(class_records.grade_rows(args.out.resolve() / "course")))
     print((args.out / "report.txt").read_text(), end="")
     engine = f"on {args.scheduler}" if args.scheduler else f"with {args.workers} workers"
     print(f"{len(outcomes)} submissions in {time.perf_counter() - start:.0f} s {engine}; "

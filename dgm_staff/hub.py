@@ -16,7 +16,7 @@ configuration folder of its own (``STATE/config/NAME``, set as ``JUPYTER_CONFIG_
   List and Validate, without the formgrader and the assignment-creation toolbar;
 * instructors: the same, plus the course folder ``STATE/home/NAME/course`` (gradebook, release,
   submissions, feedback) with the course's own nbgrader configuration
-  (:func:`dgm_staff.course.nbgrader_config`: sources read from ``solutions/``, the autograde
+  (:func:`dgm_staff.course_folder.nbgrader_config`: sources read from ``solutions/``, the autograde
   pipeline with the judge, the sandbox and the hidden tests kept out of the release and the
   feedback), so the formgrader grades exactly as ``nbgrader autograde`` and the course commands do.
 
@@ -124,7 +124,7 @@ def write_user_config(state: Path, user: str, instructor: bool) -> Path:
         root.mkdir(parents=True, exist_ok=True)
         text = (header + "import sys\nfrom pathlib import Path\n"
                 f"sys.path.insert(0, {str(repo_root())!r})\n"
-                "from dgm_staff.course import nbgrader_config\n"
+                "from dgm_staff.course_folder import nbgrader_config\n"
                 "c = get_config()  # noqa: F821\n"
                 f"c.merge(nbgrader_config(Path({str(root)!r}), exchange={str(exchange)!r}, "
                 f"course_id={shared_exchange.course_id()!r}))\n")
@@ -162,7 +162,7 @@ def configure(c, state: Path | str, *, port: int = 8000, instructors: list[str],
     state.mkdir(parents=True, exist_ok=True)
     instructors, students = list(instructors), list(students)
     if roster is not None:
-        from dgm_staff.course import read_roster
+        from dgm_staff.class_records import read_roster
 
         roster = Path(roster).resolve()
         students += [s for s in read_roster(roster)[0] if s not in students]
@@ -216,7 +216,7 @@ def configure(c, state: Path | str, *, port: int = 8000, instructors: list[str],
         name = spawner.user.name
         write_user_config(state, name, name in instructor_set)
         if roster is not None and name in instructor_set:
-            from dgm_staff.course import import_roster
+            from dgm_staff.class_records import import_roster
 
             import_roster(course_root(state, name), roster)
 

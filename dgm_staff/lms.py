@@ -33,7 +33,7 @@ import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dgm_staff import course
+from dgm_staff import class_records
 
 KINDS = {"canvas": "canvas.csv", "moodle": "moodle.csv"}
 CANVAS_ID_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -114,7 +114,7 @@ def export(kind: str, *, out_dir: Path, grades_csv: Path, gradebook: Path, roste
                          "(grade_class --lms canvas|moodle)")
     rows = _read_grades(Path(grades_csv))
     q_max, q_scores, people = _questions(Path(gradebook))
-    roster_rows, roster_columns = course.read_roster(Path(roster)) if roster else ({}, [])
+    roster_rows, roster_columns = class_records.read_roster(Path(roster)) if roster else ({}, [])
 
     nb_max: dict[str, float] = {}
     students: dict[str, _Student] = {}

@@ -114,14 +114,14 @@ def launched_chromium():
 
 def write_course_config(root: Path, arguments: str = "") -> Path:
     """``root/nbgrader_config.py`` for a course folder made by a test: the course's configuration
-    (``course.nbgrader_config`` of that folder, called with ``arguments``, Python source in which
+    (``course_folder.nbgrader_config`` of that folder, called with ``arguments``, Python source in which
     ``here`` is the folder), as plain ``nbgrader`` and the formgrader read it."""
     path = Path(root) / "nbgrader_config.py"
     path.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "from pathlib import Path\n"
-        "from dgm_staff.course import nbgrader_config\n"
+        "from dgm_staff.course_folder import nbgrader_config\n"
         "here = Path(__file__).resolve().parent\n"
         "c = get_config()  # noqa: F821\n"
         f"c.merge(nbgrader_config(here{', ' + arguments if arguments else ''}))\n")

@@ -179,7 +179,7 @@ def _notebook(path: Path, source: str) -> None:
 @pytest.mark.slow
 @pytest.mark.nbgrader
 def test_a_failing_notebook_is_recorded_and_the_others_still_run(tmp_path, monkeypatch):
-    from dgm_staff import course
+    from dgm_staff import course_folder
 
     sources = tmp_path / "solutions"
     _notebook(sources / "01_vae" / "01_vae.ipynb", "raise RuntimeError('the cell broke')")
@@ -189,7 +189,7 @@ def test_a_failing_notebook_is_recorded_and_the_others_still_run(tmp_path, monke
               "d = output_dir('02_beta_vae')\n"
               "(d / 'rd_points.json').write_text(json.dumps(\n"
               f"    [{{'beta': os.environ[{BUDGET_ENV!r}]}}]))")
-    monkeypatch.setattr(course, "solutions_dir", lambda: sources)
+    monkeypatch.setattr(course_folder, "solutions_dir", lambda: sources)
     monkeypatch.chdir(tmp_path)                  # a relative --out must still work
     assert bench.run(Path("out"), ["smoke"], ["01_vae", "02_beta_vae"], timeout=60) == 1
     saved = bench.load_phase(tmp_path / "out", "smoke")

@@ -27,7 +27,7 @@ import nbformat
 import pytest
 
 from dgm import lab
-from dgm_staff import course, formgrader
+from dgm_staff import class_records, course_folder, example_students, formgrader
 from tests.helpers import launched_chromium, write_course_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,8 +95,8 @@ def _student_root(tmp: Path) -> Path:
     """A course folder whose release holds notebook 01 with every answer filled but (b)."""
     root = tmp / "student_course"
     release_nb = nbformat.read(ROOT / "notebooks" / NAME / f"{NAME}.ipynb", 4)
-    solutions = course._solution_sources(NAME)[f"{NAME}.ipynb"]
-    filled = course.filled_submission(release_nb, {k: v for k, v in solutions.items()
+    solutions = course_folder.solution_sources(NAME)[f"{NAME}.ipynb"]
+    filled = example_students.filled_submission(release_nb, {k: v for k, v in solutions.items()
                                                    if k != "answer_b"})
     target = root / "notebooks" / NAME / f"{NAME}.ipynb"
     target.parent.mkdir(parents=True)
@@ -169,9 +169,9 @@ def test_student_fills_runs_and_validates(browser, tmp_path):
 def test_instructor_sees_assignments_and_an_autograded_score(browser, tmp_path):
     root = tmp_path / "instructor_course"
     root.mkdir()
-    course.generate_release(root / "release", names=[NAME], course=root)
-    course.write_example_submissions(root, [NAME])
-    course.grade_course(root, [NAME], ["reference"])
+    course_folder.generate_release(root / "release", names=[NAME], course=root)
+    example_students.write_example_submissions(root, [NAME])
+    class_records.grade_course(root, [NAME], ["reference"])
     write_course_config(root, "release=here / 'release'")
     server = Lab("instructor", root, {})
     try:
@@ -228,9 +228,9 @@ def test_a_graded_failure_reads_right_on_its_feedback_page(browser, tmp_path):
     test code, no traceback of the grader's files, no mark scheme."""
     root = tmp_path / "instructor_course"
     root.mkdir()
-    course.generate_release(root / "release", names=[NAME], course=root)
-    course.write_example_submissions(root, [NAME])
-    course.grade_course(root, [NAME], ["buggy"])
+    course_folder.generate_release(root / "release", names=[NAME], course=root)
+    example_students.write_example_submissions(root, [NAME])
+    class_records.grade_course(root, [NAME], ["buggy"])
     html = next((root / "feedback" / "buggy" / NAME).glob("*.html"))
     text = html.read_text()
     assert "BEGIN HIDDEN TESTS" not in text and "MARK SCHEME" not in text

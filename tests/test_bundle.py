@@ -28,7 +28,7 @@ import nbformat
 import pytest
 
 from dgm.manifest import BEGIN_SOLUTION, END_SOLUTION
-from dgm_staff import course, leaks
+from dgm_staff import course_folder, example_students, student_bundle, leaks
 from tests.test_release import hidden_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +40,7 @@ STAFF_ONLY = {"solutions", "grader_tests", "dgm_staff", "derivations", "tests", 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    folder, archive = course.build_bundle(tmp_path_factory.mktemp("bundle") / "student-bundle",
+    folder, archive = student_bundle.build_bundle(tmp_path_factory.mktemp("bundle") / "student-bundle",
                                           release=False)
     return folder, archive
 
@@ -84,17 +84,17 @@ def test_the_bundle_holds_only_student_files(bundle):
 
 
 def test_colab_links_point_at_every_notebook_of_the_repository_set(tmp_path):
-    folder, _ = course.build_bundle(tmp_path / "b", release=False,
+    folder, _ = student_bundle.build_bundle(tmp_path / "b", release=False,
                                     colab_repo="https://github.com/teacher/dgm-course/tree/2026")
     readme = (folder / "README.md").read_text()
     for path in sorted((folder / "notebooks").glob("*/*.ipynb")):
         rel = path.relative_to(folder).as_posix()
         assert (f"https://colab.research.google.com/github/teacher/dgm-course/blob/2026/{rel}"
                 in readme), rel
-    plain, _ = course.build_bundle(tmp_path / "c", release=False)
+    plain, _ = student_bundle.build_bundle(tmp_path / "c", release=False)
     assert "colab.research.google.com" not in (plain / "README.md").read_text()
     with pytest.raises(ValueError, match="not a GitHub repository address"):
-        course.colab_links("https://gitlab.com/teacher/dgm-course", [])
+        student_bundle.colab_links("https://gitlab.com/teacher/dgm-course", [])
 
 
 def test_the_bundle_holds_no_graded_definition_statement_or_formula(bundle):
@@ -265,8 +265,8 @@ def test_a_release_notebook_runs_its_visible_tests_from_the_bundle_alone(bundle,
 
     folder, _ = bundle
     path = folder / "notebooks" / name / f"{name}.ipynb"
-    solutions = course._solution_sources(name)[f"{name}.ipynb"]
-    nb = course.filled_submission(nbformat.read(path, 4), solutions)
+    solutions = course_folder.solution_sources(name)[f"{name}.ipynb"]
+    nb = example_students.filled_submission(nbformat.read(path, 4), solutions)
     graded = [k for k, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
     nb.cells = nb.cells[: graded[-1] + 1]           # up to the last test; not the training runs
     probe = nbformat.v4.new_code_cell(
@@ -362,8 +362,8 @@ def test_notebook_01_runs_at_the_smoke_budget_with_the_bundle_installed(bundle, 
     name = "01_vae"
     work = tmp_path / "work"
     work.mkdir()
-    nb = course.filled_submission(nbformat.read(folder / "notebooks" / name / f"{name}.ipynb", 4),
-                                  course._solution_sources(name)[f"{name}.ipynb"])
+    nb = example_students.filled_submission(nbformat.read(folder / "notebooks" / name / f"{name}.ipynb", 4),
+                                  course_folder.solution_sources(name)[f"{name}.ipynb"])
     nb.cells.insert(0, nbformat.v4.new_code_cell(
         "import importlib.util, sys\n"
         f"assert sys.executable == {str(preinstalled)!r}, sys.executable\n"

@@ -30,9 +30,9 @@ def test_a_transplant_keeps_the_students_code_verbatim():
     cells = corpus.student_cells(corpus.CORPUS / entry["file"])
     assert len(cells) > 3
     release = nbformat.read(ROOT / "notebooks" / topic.notebook / f"{topic.notebook}.ipynb", 4)
-    from dgm_staff import course
+    from dgm_staff import course_folder
 
-    solutions = course._solution_sources(topic.notebook)[f"{topic.notebook}.ipynb"]
+    solutions = course_folder.solution_sources(topic.notebook)[f"{topic.notebook}.ipynb"]
     nb = corpus.transplant(release, solutions, topic, cells)
     sources = [c.source for c in nb.cells]
     assert all(cell in sources for cell in cells)

@@ -7,7 +7,7 @@ and working folder, and only the students' ``nbgrader_config.py``
 of the OS account and all run under one here), fetches it, works and submits; the instructor collects, grades the collected ``submitted/`` with
 ``grade_class`` and with plain ``nbgrader autograde``, generates and releases the feedback, and
 each student fetches their own. alice hands in the reference solution, bob the course's realistic
-bugs of this notebook (:data:`dgm_staff.course.EXAMPLE_BUGS`).
+bugs of this notebook (:data:`dgm_staff.example_students.EXAMPLE_BUGS`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from nbgrader.api import Gradebook
 from traitlets.config.loader import PyFileConfigLoader
 
 from dgm import manifest
-from dgm_staff import course, exchange
+from dgm_staff import class_records, course_folder, example_students, exchange
 from dgm_staff.grade_class import grade_class
 from tests.helpers import write_course_config
 
@@ -116,7 +116,7 @@ def test_the_leak_detector_finds_what_it_looks_for():
     assert manifest.BEGIN_HIDDEN in leaks
     assert sum(x.startswith("hidden test:") for x in leaks) == len(secret["hidden test"])
     released = nbformat.read(ROOT / "notebooks" / NAME / NOTEBOOK, 4)
-    filled = course.filled_submission(released, course._solution_sources(NAME)[NOTEBOOK])
+    filled = example_students.filled_submission(released, course_folder.solution_sources(NAME)[NOTEBOOK])
     assert [x for x in _leaks(_sources(filled), secret) if x.startswith("solution:")]
     assert _leaks(_sources(released), secret) == []
     # on a page: highlighted code is split into spans, entities escape quotes
@@ -143,7 +143,7 @@ def test_course_config_points_at_a_shared_exchange(tmp_path, monkeypatch):
     monkeypatch.setenv(exchange.EXCHANGE_ENV, "shared/exchange")      # relative: to the course
     assert load()["root"] == str(ROOT / "shared" / "exchange")
     # the course commands: arguments win over the environment
-    c = course.nbgrader_config(tmp_path / "c", exchange=tmp_path / "x", course_id="dgm-x")
+    c = course_folder.nbgrader_config(tmp_path / "c", exchange=tmp_path / "x", course_id="dgm-x")
     assert (c.Exchange.root, c.CourseDirectory.course_id) == (str(tmp_path / "x"), "dgm-x")
 
 
@@ -214,21 +214,21 @@ def cycle(tmp_path_factory):
         # servers share an account; with an account each, nbgrader takes its name)
         (home / ".jupyter" / "nbgrader_config.py").write_text(
             exchange.student_config(shared, student=home.name))
-    instructor = course.api(root, exchange=shared)
+    instructor = course_folder.api(root, exchange=shared)
 
     # 1. release_assignment
-    course.generate_release(root / "release", names=[NAME], course=root)
+    course_folder.generate_release(root / "release", names=[NAME], course=root)
     _checked(instructor.release_assignment(NAME), "release_assignment")
     # 2. each student's fetch_assignment; 3. work, then submit
-    solutions = course._solution_sources(NAME)[NOTEBOOK]
+    solutions = course_folder.solution_sources(NAME)[NOTEBOOK]
     fetched = {}
     for student in STUDENTS:
         env = _student_env(homes[student], student)
         _nbgrader(["fetch_assignment", NAME], homes[student], env)
         path = homes[student] / NAME / NOTEBOOK
         fetched[student] = nbformat.read(path, 4)
-        bugs = course.EXAMPLE_BUGS[NAME] if student == "bob" else None
-        nbformat.write(course.filled_submission(fetched[student], solutions, bugs), path)
+        bugs = example_students.EXAMPLE_BUGS[NAME] if student == "bob" else None
+        nbformat.write(example_students.filled_submission(fetched[student], solutions, bugs), path)
         _nbgrader(["submit", NAME], homes[student], env)
     # 4. collect
     _checked(instructor.collect(NAME), "collect")
@@ -238,7 +238,7 @@ def cycle(tmp_path_factory):
     write_course_config(root, f"exchange={str(shared)!r}")
     _nbgrader(["autograde", NAME], root)
     # 6. generate_feedback; 7. release_feedback
-    with course.nbgrader_submission_warnings_off():
+    with course_folder.nbgrader_submission_warnings_off():
         _checked(instructor.generate_feedback(NAME), "generate_feedback")
     _checked(instructor.release_feedback(NAME), "release_feedback")
     # 8. each student's fetch_feedback; then bob asks for alice's, and mallory, who handed in
@@ -286,14 +286,14 @@ def test_each_student_fetches_the_release_without_solutions_or_hidden_tests(cycl
 def test_collect_brings_both_submissions_as_the_students_wrote_them(cycle):
     submitted = cycle["root"] / "submitted"
     assert sorted(p.name for p in submitted.iterdir()) == list(STUDENTS)
-    solutions = course._solution_sources(NAME)[NOTEBOOK]
+    solutions = course_folder.solution_sources(NAME)[NOTEBOOK]
     for student in STUDENTS:
         folder = submitted / student / NAME
         assert (folder / "timestamp.txt").read_text().strip(), student
         assert (folder / "submission_secret.txt").is_file(), student
         got = nbformat.read(folder / NOTEBOOK, 4)
-        bugs = course.EXAMPLE_BUGS[NAME] if student == "bob" else None
-        want = course.filled_submission(cycle["fetched"][student], solutions, bugs)
+        bugs = example_students.EXAMPLE_BUGS[NAME] if student == "bob" else None
+        want = example_students.filled_submission(cycle["fetched"][student], solutions, bugs)
         assert [c.source for c in got.cells] == [c.source for c in want.cells], student
 
 
@@ -307,7 +307,7 @@ def test_grade_class_and_plain_autograde_agree_reference_full_bugs_less(cycle):
     with open(cycle["base"] / "grading" / "grades.csv") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert sorted(rows) == list(STUDENTS)
-    plain_rows = {r.student: r for r in course.grade_rows(cycle["root"])}
+    plain_rows = {r.student: r for r in class_records.grade_rows(cycle["root"])}
     for student in STUDENTS:
         assert float(rows[student]["autograded_score"]) == plain_rows[student].auto_score
     alice, bob = plain_rows["alice"], plain_rows["bob"]
@@ -392,6 +392,6 @@ def test_grade_class_keeps_the_submission_time_and_a_releasable_feedback(cycle):
                 f"{student}: {name} beside grade_class's feedback is not the submission's"
     # and its feedback goes through the exchange as well (no student fetches it here)
     (cycle["base"] / "other").mkdir()
-    graded = course.api(cycle["base"] / "grading" / "course", exchange=cycle["base"] / "other")
+    graded = course_folder.api(cycle["base"] / "grading" / "course", exchange=cycle["base"] / "other")
     _checked(graded.release_feedback(NAME), "release_feedback of grade_class's feedback")
     assert len(_html_files(cycle["base"] / "other")) == len(STUDENTS)

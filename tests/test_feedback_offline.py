@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dgm_staff import course
+from dgm_staff import class_records, course_folder, example_students
 from tests.helpers import launched_chromium
 from tests.test_browser import SHOTS
 
@@ -93,21 +93,21 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     from nbgrader.coursedir import CourseDirectory
 
     root = tmp_path_factory.mktemp("offline_feedback")
-    course.generate_release(root / "release", names=[NAME], course=root)
+    course_folder.generate_release(root / "release", names=[NAME], course=root)
     released = nbformat.read(root / "release" / NAME / f"{NAME}.ipynb", 4)
-    solutions = course._solution_sources(NAME)[f"{NAME}.ipynb"]
+    solutions = course_folder.solution_sources(NAME)[f"{NAME}.ipynb"]
     target = root / "submitted" / STUDENT / NAME / f"{NAME}.ipynb"
     target.parent.mkdir(parents=True)
-    nbformat.write(course.example_submission(NAME, released, STUDENT, solutions), target)
-    course.grade_course(root, [NAME], [STUDENT])
+    nbformat.write(example_students.example_submission(NAME, released, STUDENT, solutions), target)
+    class_records.grade_course(root, [NAME], [STUDENT])
     feedback = root / "feedback" / STUDENT / NAME / f"{NAME}.html"
     out = {"course": root / "course.html", "stock": root / "stock.html"}
     shutil.copy(feedback, out["course"])
 
-    config = course.nbgrader_config(root)
+    config = course_folder.nbgrader_config(root)
     del config["HTMLExporter"]        # what the course sets for its template: nbgrader's own
     nb_api = NbGraderAPI(CourseDirectory(config=config), config=config)
-    with course.nbgrader_submission_warnings_off():
+    with course_folder.nbgrader_submission_warnings_off():
         result = nb_api.generate_feedback(NAME, force=True)
     assert result["success"], result.get("error") or result.get("log")
     shutil.copy(feedback, out["stock"])

@@ -12,7 +12,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from dgm_staff import course
+from dgm_staff import class_records, course_folder, example_students
+from dgm.runtime import repo_root
 from dgm_staff.grade_class import find_submissions, grade_class
 
 NAME = "01_vae"
@@ -22,11 +23,11 @@ NAME = "01_vae"
 def inbox(tmp_path_factory):
     """As downloaded from an LMS: one file per student, named <student>_<notebook>.ipynb."""
     folder = tmp_path_factory.mktemp("inbox")
-    release = course.generate_release(folder.parent / "release_for_inbox", names=[NAME])
+    release = course_folder.generate_release(folder.parent / "release_for_inbox", names=[NAME])
     released = nbformat.read(release / NAME / f"{NAME}.ipynb", 4)
-    solutions = course._solution_sources(NAME)[f"{NAME}.ipynb"]
-    nbformat.write(course.filled_submission(released, solutions), folder / f"alice_{NAME}.ipynb")
-    nbformat.write(course.filled_submission(released, solutions, course.EXAMPLE_BUGS[NAME]),
+    solutions = course_folder.solution_sources(NAME)[f"{NAME}.ipynb"]
+    nbformat.write(example_students.filled_submission(released, solutions), folder / f"alice_{NAME}.ipynb")
+    nbformat.write(example_students.filled_submission(released, solutions, example_students.EXAMPLE_BUGS[NAME]),
                    folder / f"bob_4711_{NAME}.ipynb")
     (folder / f"carol_{NAME}.ipynb").write_text('{"cells": [ this is not json')
     (folder / "dave_notes.ipynb").write_text("{}")
@@ -74,13 +75,13 @@ def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
     one = grade_class(inbox, tmp_path / "one", workers=1, assignments=[NAME], progress=False)
     # the command itself, as an instructor runs it: two workers, a roster, and nothing printed
     # that is noise
-    roster = course.write_roster(tmp_path / "roster.csv", {"alice": ("Alice", "Liddell"),
+    roster = class_records.write_roster(tmp_path / "roster.csv", {"alice": ("Alice", "Liddell"),
                                                            "bob_4711": ("Bob", "Builder"),
                                                            "erin": ("Erin", "Early")})
     run = subprocess.run([sys.executable, "-m", "dgm_staff.grade_class", str(inbox), "--out",
                           str(tmp_path / "two"), "--workers", "2", "--only", NAME,
                           "--roster", str(roster)],
-                         capture_output=True, text=True, cwd=course.repo_root(), timeout=900)
+                         capture_output=True, text=True, cwd=repo_root(), timeout=900)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     assert [line for line in output.splitlines() if any(n in line for n in NOISE)] == []
@@ -95,7 +96,7 @@ def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
                      "carol": (None, None), "erin": ("Erin", "Early")}
     assert "roster: no submission from 1: erin" in run.stdout
     assert "roster: 1 not on the roster" in run.stdout and "carol" in run.stdout
-    # what the class got wrong: bob's two mistakes (course.EXAMPLE_BUGS), named by their checks
+    # what the class got wrong: bob's two mistakes (example_students.EXAMPLE_BUGS), named by their checks
     with open(tmp_path / "two" / "mistakes.csv", newline="") as f:
         found = {(r["check"], r["students"], r["of"]) for r in csv.DictReader(f)}
     assert found == {("sample_diagonal_gaussian", "1", "2"), ("logpdf_bernoulli", "1", "2")}

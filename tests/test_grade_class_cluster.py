@@ -20,7 +20,7 @@ import psutil
 import pytest
 from nbgrader.api import Gradebook
 
-from dgm_staff import course
+from dgm.runtime import repo_root
 from dgm_staff.bench.autograde import write_submission
 from dgm_staff.grade_class import grade_class
 
@@ -61,7 +61,7 @@ def cluster(tmp_path_factory):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port",
                                "0", "--no-dashboard", "--scheduler-file", str(sfile)],
-                              cwd=course.repo_root(), env=env, stdout=subprocess.DEVNULL,
+                              cwd=repo_root(), env=env, stdout=subprocess.DEVNULL,
                               stderr=open(tmp / "scheduler.log", "w"))]  # noqa: SIM115
     try:
         deadline = time.monotonic() + 60
@@ -72,7 +72,7 @@ def cluster(tmp_path_factory):
         for k in range(2):
             procs.append(subprocess.Popen(
                 [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--no-dashboard",
-                 "--host", "127.0.0.1", "--name", f"w{k}"], cwd=course.repo_root(), env=env,
+                 "--host", "127.0.0.1", "--name", f"w{k}"], cwd=repo_root(), env=env,
                 stdout=subprocess.DEVNULL, stderr=open(tmp / f"worker{k}.log", "w")))  # noqa: SIM115
         from distributed import Client
 
@@ -132,7 +132,7 @@ def test_cluster_same_csv_and_a_killed_worker_loses_nothing(inbox, local, cluste
     watcher = threading.Thread(target=kill_first_busy_worker, daemon=True)
     watcher.start()
     run = subprocess.run(_command(inbox, tmp_path / "out", address), check=False,
-                         capture_output=True, text=True, cwd=course.repo_root(), timeout=400)
+                         capture_output=True, text=True, cwd=repo_root(), timeout=400)
     watcher.join(timeout=5)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert killed, "no worker was killed while grading: the test did not test anything"
@@ -162,7 +162,7 @@ def _cwd(proc: psutil.Process) -> str:
 def test_interrupted_client_resumes_with_the_rest(inbox, local, cluster, tmp_path):
     address, _ = cluster
     out = tmp_path / "out"
-    client = subprocess.Popen(_command(inbox, out, address), cwd=course.repo_root(),
+    client = subprocess.Popen(_command(inbox, out, address), cwd=repo_root(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
@@ -179,7 +179,7 @@ def test_interrupted_client_resumes_with_the_rest(inbox, local, cluster, tmp_pat
     stored = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.pkl")}
     assert 1 <= len(stored) < len(STUDENTS)
     run = subprocess.run(_command(inbox, out, address), check=False, capture_output=True,
-                         text=True, cwd=course.repo_root(), timeout=400)
+                         text=True, cwd=repo_root(), timeout=400)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
     assert f"resuming: {len(stored)} of {len(STUDENTS)} submissions already graded" in run.stdout
     assert f"grading the other {len(STUDENTS) - len(stored)}" in run.stdout

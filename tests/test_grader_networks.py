@@ -468,19 +468,19 @@ def test_functional_and_shared_networks_get_full_marks_through_the_grader(tmp_pa
     GNet shares one LeakyReLU and one Upsample, ends with torch.sigmoid and has a staticmethod
     _weight_init, graded by the course's
     pipeline (sandboxed kernel, judge): every test cell of the two networks passes."""
-    from dgm_staff import corpus, course
+    from dgm_staff import corpus, class_records, course_folder
 
     topic = corpus.TOPICS["gan"]
     root = tmp_path / "course"
     root.mkdir()
-    course.generate_release(root / "release", names=[topic.notebook], course=root)
+    course_folder.generate_release(root / "release", names=[topic.notebook], course=root)
     release = nbformat.read(root / "release" / topic.notebook / f"{topic.notebook}.ipynb", 4)
-    solutions = course._solution_sources(topic.notebook)[f"{topic.notebook}.ipynb"]
+    solutions = course_folder.solution_sources(topic.notebook)[f"{topic.notebook}.ipynb"]
     nb = corpus.transplant(release, solutions, topic, [DNET_CELL.strip(), GNET_CELL.strip()])
     target = root / "submitted" / "networks" / topic.notebook / f"{topic.notebook}.ipynb"
     target.parent.mkdir(parents=True)
     nbformat.write(nb, target)
-    course.grade_course(root, [topic.notebook], ["networks"])
+    class_records.grade_course(root, [topic.notebook], ["networks"])
     graded = nbformat.read(root / "autograded" / "networks" / topic.notebook /
                            f"{topic.notebook}.ipynb", 4)
     failed = {c.metadata["nbgrader"]["grade_id"]: [o.get("evalue") for o in c.outputs
@@ -490,5 +490,5 @@ def test_functional_and_shared_networks_get_full_marks_through_the_grader(tmp_pa
     assert failed == {}
     network_cells = set(corpus.test_cells_of(graded, "DNet") + corpus.test_cells_of(graded, "GNet"))
     assert len(network_cells) == 4
-    row = next(r for r in course.grade_rows(root) if r.student == "networks")
+    row = next(r for r in class_records.grade_rows(root) if r.student == "networks")
     assert row.auto_score == row.auto_max

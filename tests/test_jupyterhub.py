@@ -31,7 +31,7 @@ import nbformat
 import pytest
 
 from dgm import manifest
-from dgm_staff import course, hub
+from dgm_staff import class_records, course_folder, example_students, hub
 from tests.helpers import launched_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,7 +66,7 @@ class Hub:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dgm_staff.hub", "serve", "--state", str(state / "hub"),
              "--port", str(self.port), "--instructor", INSTRUCTOR,
-             "--roster", str(course.write_roster(state / "roster.csv", {STUDENT: NAMES})),
+             "--roster", str(class_records.write_roster(state / "roster.csv", {STUDENT: NAMES})),
              "--student-password-file", str(state / "sp"),
              "--instructor-password-file", str(state / "ip")],
             cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT,
@@ -223,7 +223,7 @@ def test_each_user_gets_their_own_nbgrader_configuration(tmp_path):
     teacher = hub.write_user_config(tmp_path, INSTRUCTOR, instructor=True)
     c = _load(teacher / "nbgrader_config.py")
     root = hub.course_root(tmp_path, INSTRUCTOR)
-    expected = course.nbgrader_config(root, exchange=tmp_path / "exchange")
+    expected = course_folder.nbgrader_config(root, exchange=tmp_path / "exchange")
     assert c.CourseDirectory.root == str(root) and root.is_dir()
     assert c.Exchange.root == str(tmp_path / "exchange")
     assert c.CourseDirectory.source_directory == str(ROOT / "solutions")
@@ -245,7 +245,7 @@ def test_the_recipe_refuses_what_would_break_it(tmp_path, monkeypatch):
         hub.configure(Config(), tmp_path, instructors=["teacher"], students=["teacher"], **common)
     c = Config()
     hub.configure(c, tmp_path, instructors=["teacher"], students=["alice"],
-                  roster=course.write_roster(tmp_path / "roster.csv", {"bob": ("Bob", "B")}),
+                  roster=class_records.write_roster(tmp_path / "roster.csv", {"bob": ("Bob", "B")}),
                   **common)
     assert c.Authenticator.allowed_users == {"alice", "bob", "teacher"}
     assert c.Authenticator.admin_users == {"teacher"}
@@ -314,8 +314,8 @@ def test_student_and_instructor_through_a_jupyterhub(browser, tmp_path):
         release_nb = nbformat.from_dict(model["content"])
         assert manifest.BEGIN_HIDDEN not in json.dumps(model["content"]), \
             "the release a student fetches holds the hidden tests"
-        filled = course.filled_submission(release_nb,
-                                          course._solution_sources(NAME)[f"{NAME}.ipynb"])
+        filled = example_students.filled_submission(release_nb,
+                                          course_folder.solution_sources(NAME)[f"{NAME}.ipynb"])
         _lab_fetch(student, STUDENT, "PUT", path, {"type": "notebook", "format": "json",
                                                    "content": filled})
         fetched.first.get_by_role("button", name="Submit").click()
@@ -372,7 +372,7 @@ def test_student_and_instructor_through_a_jupyterhub(browser, tmp_path):
         score, max_score = float(read.group(1)), float(read.group(2))
 
         # The score the student reads is the gradebook's, and the reference solution's.
-        gradebook = course.api(hub.course_root(state, INSTRUCTOR)).get_submission(NAME, STUDENT)
+        gradebook = course_folder.api(hub.course_root(state, INSTRUCTOR)).get_submission(NAME, STUDENT)
         assert (score, max_score) == (pytest.approx(gradebook["score"]),
                                       pytest.approx(gradebook["max_score"])), (read.group(0),
                                                                                gradebook)

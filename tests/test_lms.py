@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from dgm_staff import course, lms
+from dgm_staff import class_records, course_folder, lms
 
 
 def _gradebook(root: Path) -> Path:
     """A gradebook as grade_class leaves it: one notebook with two questions, two students."""
     from nbgrader.api import Gradebook
 
-    course._tools_on_path()
+    course_folder.tools_on_path()
     db = root / "gradebook.db"
     with Gradebook(f"sqlite:///{db}") as gb:
         gb.add_assignment("01_vae")
@@ -28,8 +28,8 @@ def _gradebook(root: Path) -> Path:
             for grade in sub.notebooks[0].grades:
                 grade.auto_score = kl if grade.name == "kl" else elbo
             gb.db.commit()
-    rows = course.grade_rows(root)
-    course.write_csv(rows, root / "grades.csv")
+    rows = class_records.grade_rows(root)
+    class_records.write_csv(rows, root / "grades.csv")
     return db
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dgm_staff import course
+from dgm_staff import course_folder
 from dgm.manifest import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION
 from tests.helpers import hidden_lines
 
@@ -29,7 +29,7 @@ def test_every_source_notebook_is_released():
 
 @pytest.mark.slow
 def test_release_equals_a_fresh_generate_assignment(tmp_path):
-    fresh = course.generate_release(tmp_path / "release")
+    fresh = course_folder.generate_release(tmp_path / "release")
     for committed in RELEASED:
         rel = committed.relative_to(ROOT / "notebooks")
         ours = json.loads(committed.read_text())

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dgm_staff import course
+from dgm_staff import class_records, course_folder, example_students
 from dgm_staff.pipeline import ZeroUnexecutedTests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,11 +49,11 @@ def test_unexecuted_tests_get_an_error():
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("robust")
-    course.generate_release(root / "release", names=[NAME], course=root)
+    course_folder.generate_release(root / "release", names=[NAME], course=root)
     release_nb = nbformat.read(root / "release" / NAME / f"{NAME}.ipynb", 4)
-    sources = course._solution_sources(NAME)[f"{NAME}.ipynb"]
-    reference = course.filled_submission(release_nb, sources)
-    noisy = course.filled_submission(release_nb, sources, edits={"logpdf_bernoulli": (
+    sources = course_folder.solution_sources(NAME)[f"{NAME}.ipynb"]
+    reference = example_students.filled_submission(release_nb, sources)
+    noisy = example_students.filled_submission(release_nb, sources, edits={"logpdf_bernoulli": (
         "eps = 1e-7", "eps = 1e-7\n    import sys, tqdm\n"
         "    print(NOISE, file=sys.stderr)\n"
         "    for _ in tqdm.tqdm(range(2)):\n        pass")})
@@ -72,8 +72,8 @@ def graded(tmp_path_factory):
         target = root / "submitted" / student / NAME / f"{NAME}.ipynb"
         target.parent.mkdir(parents=True)
         nbformat.write(nb, target)
-    course.grade_course(root, [NAME], list(submissions), cell_timeout=20)
-    return {r.student: r for r in course.grade_rows(root)}, reference, root
+    class_records.grade_course(root, [NAME], list(submissions), cell_timeout=20)
+    return {r.student: r for r in class_records.grade_rows(root)}, reference, root
 
 
 def test_dead_kernel_scores_only_the_tests_that_ran(graded):

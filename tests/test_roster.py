@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dgm_staff import course
+from dgm_staff import class_records, course_folder, example_students
 
 
 def _students(root):
@@ -17,7 +17,7 @@ def _students(root):
 def test_import_roster_as_nbgrader_db_student_import(tmp_path):
     from nbgrader.api import Gradebook
 
-    course._tools_on_path()                         # nbgrader runs alembic for a new gradebook
+    course_folder.tools_on_path()                         # nbgrader runs alembic for a new gradebook
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
         gb.add_student("bob")                       # already graded, no names yet
     roster = tmp_path / "roster.csv"
@@ -27,12 +27,12 @@ def test_import_roster_as_nbgrader_db_student_import(tmp_path):
                       "alice,Alice,Liddell,alice@example.org,A\n"
                       "bob,Bob,,bob@example.org,B\n"
                       ",,,,\n", encoding="utf-8")
-    assert course.import_roster(tmp_path, roster) == ["alice", "bob"]
+    assert class_records.import_roster(tmp_path, roster) == ["alice", "bob"]
     assert _students(tmp_path) == {"alice": ("Alice", "Liddell", "alice@example.org"),
                                    "bob": ("Bob", None, "bob@example.org")}
     # a later roster updates the names it has columns for, and leaves the others
     roster.write_text("id,last_name\nbob,Builder\n")
-    course.import_roster(tmp_path, roster)
+    class_records.import_roster(tmp_path, roster)
     assert _students(tmp_path)["bob"] == ("Bob", "Builder", "bob@example.org")
 
 
@@ -40,12 +40,12 @@ def test_roster_without_ids_is_refused(tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("student,first_name\nalice,Alice\n")
     with pytest.raises(ValueError, match="needs an 'id' column.*id,first_name,last_name,email"):
-        course.import_roster(tmp_path, roster)
+        class_records.import_roster(tmp_path, roster)
 
 
 def test_demo_roster_names_every_example_student(tmp_path):
-    path = course.write_roster(tmp_path / "roster.csv", course.EXAMPLE_NAMES)
+    path = class_records.write_roster(tmp_path / "roster.csv", example_students.EXAMPLE_NAMES)
     assert path.read_text().splitlines()[0] == "id,first_name,last_name,email"
-    assert set(course.EXAMPLE_NAMES) == set(course.EXAMPLE_STUDENTS)
-    assert course.import_roster(tmp_path, path) == list(course.EXAMPLE_NAMES)
+    assert set(example_students.EXAMPLE_NAMES) == set(example_students.EXAMPLE_STUDENTS)
+    assert class_records.import_roster(tmp_path, path) == list(example_students.EXAMPLE_NAMES)
     assert _students(tmp_path)["buggy"] == ("Bea", "Buggy", "buggy@example.org")

@@ -14,14 +14,14 @@ import nbformat
 import pytest
 
 from dgm.manifest import BEGIN_MARK_SCHEME
-from dgm_staff import course
+from dgm_staff import class_records, course_folder, example_students
 from tests.helpers import hidden_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow, pytest.mark.nbgrader]
 
 #: Test cells the buggy example must fail (and only those), and a hint its feedback must show:
-#: see dgm_staff.course.EXAMPLE_BUGS.
+#: see dgm_staff.example_students.EXAMPLE_BUGS.
 BUGGY_FAILS = {
     "01_vae": {"test_sample_gaussian_hidden", "test_logpdf_bernoulli_hidden"},
     "02_beta_vae": {"test_loss_contract", "test_loss_hidden", "test_agg_hidden"},
@@ -56,7 +56,7 @@ def points(assignment: str) -> dict[str, float]:
 
 def _tampered(name, release_nb, solutions):
     """The buggy submission, which also empties one failing test cell and deletes another."""
-    nb = course.filled_submission(release_nb, solutions, course.EXAMPLE_BUGS[name])
+    nb = example_students.filled_submission(release_nb, solutions, example_students.EXAMPLE_BUGS[name])
     edited, deleted = sorted(BUGGY_FAILS[name])[:2]
     kept = []
     for cell in nb.cells:
@@ -74,15 +74,15 @@ def _tampered(name, release_nb, solutions):
 def graded(request, tmp_path_factory):
     name = request.param
     root = tmp_path_factory.mktemp(f"course_{name}")
-    course.generate_release(root / "release", names=[name], course=root)
-    students = course.write_example_submissions(root, [name])
+    course_folder.generate_release(root / "release", names=[name], course=root)
+    students = example_students.write_example_submissions(root, [name])
     release_nb = nbformat.read(root / "release" / name / f"{name}.ipynb", 4)
-    tampered = _tampered(name, release_nb, course._solution_sources(name)[f"{name}.ipynb"])
+    tampered = _tampered(name, release_nb, course_folder.solution_sources(name)[f"{name}.ipynb"])
     target = root / "submitted" / "tampered" / name / f"{name}.ipynb"
     target.parent.mkdir(parents=True)
     nbformat.write(tampered, target)
-    course.grade_course(root, [name], students + ["tampered"])
-    rows = {r.student: r for r in course.grade_rows(root)}
+    class_records.grade_course(root, [name], students + ["tampered"])
+    rows = {r.student: r for r in class_records.grade_rows(root)}
     return name, root, rows
 
 
@@ -131,7 +131,7 @@ def test_feedback_keeps_the_checks_hints(graded):
 
 def test_csv_export(graded, tmp_path):
     name, root, _ = graded
-    path = course.write_csv(course.grade_rows(root), tmp_path / "grades.csv")
+    path = class_records.write_csv(class_records.grade_rows(root), tmp_path / "grades.csv")
     with open(path) as f:
         rows = list(csv.DictReader(f))
     assert {r["student"] for r in rows} == {"reference", "untouched", "buggy", "tampered"}

@@ -19,7 +19,7 @@ import pytest
 
 from dgm import runtime
 from dgm.manifest import NOTEBOOKS
-from dgm_staff import course, exchange, running_page
+from dgm_staff import course_folder, student_bundle, exchange, running_page
 
 ROOT = Path(__file__).resolve().parent.parent
 RELEASE = ROOT / "notebooks"
@@ -83,7 +83,7 @@ def test_the_link_resolves_in_the_release_and_in_the_bundle(folder, tmp_path):
     if folder == "release":
         root = RELEASE
     else:
-        bundle, archive = course.build_bundle(tmp_path / "student-bundle", release=False)
+        bundle, archive = student_bundle.build_bundle(tmp_path / "student-bundle", release=False)
         root = bundle / "notebooks"
         with zipfile.ZipFile(archive) as zf:
             names = zf.namelist()
@@ -104,8 +104,8 @@ def test_the_page_travels_with_one_assignment_through_the_exchange(tmp_path):
     (home / ".jupyter").mkdir(parents=True)
     (home / ".jupyter" / "nbgrader_config.py").write_text(
         exchange.student_config(shared, student="ada"))
-    course.generate_release(root / "release", names=[name], course=root)
-    result = course.api(root, exchange=shared).release_assignment(name)
+    course_folder.generate_release(root / "release", names=[name], course=root)
+    result = course_folder.api(root, exchange=shared).release_assignment(name)
     assert result.get("success"), result.get("error") or result.get("log")
     env = {"HOME": str(home), "USER": "ada", "LOGNAME": "ada",
            "PATH": os.environ.get("PATH", ""), "LANG": os.environ.get("LANG", "C.UTF-8")}
@@ -127,7 +127,7 @@ def test_nbgrader_generate_assignment_writes_the_page_with_its_preprocessor(tmp_
     name = "02_beta_vae"
     (tmp_path / "release" / name).mkdir(parents=True)
     (tmp_path / "release" / name / running_page.PAGE).write_text("old")   # --force drops it
-    c = course.nbgrader_config(tmp_path, release=tmp_path / "release")
+    c = course_folder.nbgrader_config(tmp_path, release=tmp_path / "release")
     assert "WriteRunningPage" in [p.__name__ for p in c.GenerateAssignment.preprocessors], \
         "the course's configuration lacks running_page.configure(c) (in pipeline.configure)"
     running_page.configure(c)                                             # once only
@@ -136,7 +136,7 @@ def test_nbgrader_generate_assignment_writes_the_page_with_its_preprocessor(tmp_
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    course._tools_on_path()
+    course_folder.tools_on_path()
     result = NbGraderAPI(CourseDirectory(config=c), config=c).generate_assignment(
         name, force=True, create=True)
     assert result.get("success"), result.get("error") or result.get("log")

@@ -15,7 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dgm_staff import course
+from dgm_staff import class_records, course_folder, example_students
 from dgm_staff.student_outputs import (KEY, LABEL, MAX_LINES, KeepStudentOutputs,
                                        ShowStudentOutputs, converted)
 from tests.helpers import hidden_lines
@@ -151,11 +151,11 @@ def _forged(nb, text_in_tests):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("student_outputs")
-    course.generate_release(root / "release", names=[NAME], course=root)
+    course_folder.generate_release(root / "release", names=[NAME], course=root)
     release_nb = nbformat.read(root / "release" / NAME / f"{NAME}.ipynb", 4)
-    sources = course._solution_sources(NAME)[f"{NAME}.ipynb"]
-    reference = course.filled_submission(release_nb, sources)
-    buggy = course.example_submission(NAME, release_nb, "buggy", sources)
+    sources = course_folder.solution_sources(NAME)[f"{NAME}.ipynb"]
+    reference = example_students.filled_submission(release_nb, sources)
+    buggy = example_students.example_submission(NAME, release_nb, "buggy", sources)
     submissions = {
         "plain": reference,
         "own_run": _with_own_outputs(_forged(reference, "forged: this test failed")),
@@ -166,8 +166,8 @@ def graded(tmp_path_factory):
         target = root / "submitted" / student / NAME / f"{NAME}.ipynb"
         target.parent.mkdir(parents=True)
         nbformat.write(nb, target)
-    course.grade_course(root, [NAME], list(submissions))
-    rows = {r.student: r for r in course.grade_rows(root)}
+    class_records.grade_course(root, [NAME], list(submissions))
+    rows = {r.student: r for r in class_records.grade_rows(root)}
     autograded = {s: nbformat.read(root / "autograded" / s / NAME / f"{NAME}.ipynb", 4)
                   for s in submissions}
     return rows, autograded, root

@@ -15,7 +15,7 @@ import nbformat
 import pytest
 from nbgrader import utils
 
-from dgm_staff import course, review
+from dgm_staff import class_records, course_folder, example_students, review
 from dgm_staff.pipeline import LimitOutputSize, NoPartialCredit
 from tests.helpers import notebook, setup_cell, solution_cell, test_cell
 
@@ -188,8 +188,9 @@ HABITS = {
 
 
 def _submissions(release_nb, solutions):
-    reference = course.filled_submission(release_nb, solutions)
-    buggy = course.filled_submission(release_nb, solutions, course.EXAMPLE_BUGS[NAME])
+    reference = example_students.filled_submission(release_nb, solutions)
+    buggy = example_students.filled_submission(release_nb, solutions,
+                                               example_students.EXAMPLE_BUGS[NAME])
     subs = {"reference": reference, "buggy": buggy}
     for name, code in PATCHES.items():
         subs[name] = _insert_after(buggy, "sample_diagonal_gaussian", code)
@@ -240,7 +241,7 @@ def test_the_graded_part_holds_the_bugs_and_the_insertion_point():
     ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in part.cells]
     assert ids.index("setup") < ids.index("sample_diagonal_gaussian") < \
         ids.index("test_sample_gaussian_hidden")
-    assert set(course.EXAMPLE_BUGS[NAME]) <= set(ids)
+    assert set(example_students.EXAMPLE_BUGS[NAME]) <= set(ids)
     assert "train" not in ids and "decoder" not in ids
 
 
@@ -253,19 +254,19 @@ def graded(tmp_path_factory):
     (source / NAME).mkdir(parents=True)
     nbformat.write(part, source / NAME / f"{NAME}.ipynb")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(course, "solutions_dir", lambda: source)
-        course.generate_release(root / "release", names=[NAME], course=root)
+        mp.setattr(course_folder, "solutions_dir", lambda: source)
+        course_folder.generate_release(root / "release", names=[NAME], course=root)
         release_nb = nbformat.read(root / "release" / NAME / f"{NAME}.ipynb", 4)
-        subs = _submissions(release_nb, course._solution_sources(NAME)[f"{NAME}.ipynb"])
+        subs = _submissions(release_nb, course_folder.solution_sources(NAME)[f"{NAME}.ipynb"])
         for student, nb in subs.items():
             target = root / "submitted" / student / NAME / f"{NAME}.ipynb"
             target.parent.mkdir(parents=True)
             nbformat.write(nb, target)
         watched = [ROOT / "grader_tests" / "vae.py", ROOT / "dgm" / "checks" / "vae.py"]
         before = [p.read_bytes() for p in watched]
-        course.grade_course(root, [NAME], list(subs))
+        class_records.grade_course(root, [NAME], list(subs))
         assert [p.read_bytes() for p in watched] == before  # nothing reached the course's files
-    return root, {r.student: r for r in course.grade_rows(root)}
+    return root, {r.student: r for r in class_records.grade_rows(root)}
 
 
 @pytest.mark.parametrize("student", sorted(PATCHES))

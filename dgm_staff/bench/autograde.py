@@ -10,16 +10,16 @@ from pathlib import Path
 
 import nbformat
 
-from dgm_staff import course
+from dgm_staff import course_folder, example_students
 from dgm_staff.grade_class import grade_class
 
 
 def write_submission(folder: Path, student: str, name: str, kind: str = "reference") -> Path:
     """A submission of notebook ``name``: the reference solution, the course's example bugs
     (``"buggy"``) or the release as handed out (``"untouched"``)."""
-    released = nbformat.read(course.release_dir() / name / f"{name}.ipynb", 4)
-    nb = course.example_submission(name, released, kind,
-                                   course._solution_sources(name)[f"{name}.ipynb"])
+    released = nbformat.read(course_folder.release_dir() / name / f"{name}.ipynb", 4)
+    nb = example_students.example_submission(name, released, kind,
+                                   course_folder.solution_sources(name)[f"{name}.ipynb"])
     path = folder / f"{student}_{name}.ipynb"
     nbformat.write(nb, path)
     return path
@@ -27,7 +27,7 @@ def write_submission(folder: Path, student: str, name: str, kind: str = "referen
 
 def measure(names: list[str] | None = None, workers: int = 1) -> dict:
     """Whole-course autograde of one student with ``workers`` worker processes."""
-    names = list(names or course.assignments())
+    names = list(names or course_folder.assignments())
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         inbox = tmp / "inbox"

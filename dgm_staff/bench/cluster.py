@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from dgm_staff import course
+from dgm.runtime import repo_root
 from dgm_staff.bench.autograde import write_submission
 from dgm_staff.grade_class import grade_class
 
@@ -39,9 +39,9 @@ def _external(tmp: Path, workers: int = 2):
     bindir = Path(sys.executable).parent
     tmp.mkdir(parents=True, exist_ok=True)
     sfile = tmp / "scheduler.json"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(course.repo_root())}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo_root())}
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env,
-             "cwd": course.repo_root()}
+             "cwd": repo_root()}
     procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1",
                                "--port", "0", "--no-dashboard", "--scheduler-file", str(sfile)],
                               **quiet)]
@@ -105,7 +105,7 @@ def measure(students: int, notebook: str) -> dict:
 
 def _per_notebook_seconds() -> dict[str, float]:
     """Per-notebook autograde seconds of the benchmark's autograde phase (one worker)."""
-    data = json.loads((course.repo_root() / "benchmarks" / "measurements.json").read_text())
+    data = json.loads((repo_root() / "benchmarks" / "measurements.json").read_text())
     return {r["notebook"]: r["seconds"] for r in data["autograde"]["notebooks"]}
 
 
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     parser.add_argument("--notebook", default="03_echo")
     args = parser.parse_args(argv)
     result = measure(args.students, args.notebook)
-    dest = course.repo_root() / "benchmarks"
+    dest = repo_root() / "benchmarks"
     (dest / "grading_scale.json").write_text(json.dumps(result, indent=1) + "\n")
     report.update_grading_scale(dest / "REPORT.md", dest / "grading_scale.json")
     print(report.grading_scale_section(result))

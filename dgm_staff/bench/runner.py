@@ -48,7 +48,8 @@ def run_notebooks(out: Path, budget: str, names: list[str], timeout: int) -> dic
     """Run the solution notebooks ``names`` at ``budget``, one after the other, recording as it
     goes. Notebooks of an earlier measurement of this phase that are not in ``names`` are kept,
     so one notebook can be measured again after a change."""
-    from dgm_staff.course import run_notebook, solutions_dir
+    from dgm_staff.course import run_notebook
+    from dgm_staff.course_folder import solutions_dir
 
     outputs = out / f"outputs-{budget}"
     payload = {"budget": budget, "machine": machine(), "notebooks": {}}
