@@ -32,6 +32,7 @@ import pickle
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 #: Worker deaths a task may cause before it is reported: a submission that kills its worker
 #: twice is reported "kernel died" (the scheduler allows ``ALLOWED_FAILURES`` deaths, so the
@@ -172,15 +173,16 @@ def dashboard_link(client) -> str | None:
     return None
 
 
-def run(tasks: list[dict], store: ResultStore, *, workers: int = 2, scheduler: str | None = None,
+def run(grade_submission: Callable[[dict], dict], tasks: list[dict], store: ResultStore, *,
+        workers: int = 2, scheduler: str | None = None,
         resources: dict[str, float] | None = None, progress: bool = True,
         log=print) -> dict[tuple[str, str], dict]:
     """Replies to every task, by (student, assignment): the stored ones, and the others graded
-    on the cluster (each stored as it arrives). A ``KeyboardInterrupt`` leaves the stored ones
-    for the next run."""
+    on the cluster by ``grade_submission(task)`` (each stored as it arrives). Dask sends the
+    function to the workers by name, so it must be importable there (a module's top-level
+    function, such as :func:`dgm_staff.grade_class.grade_submission`). A ``KeyboardInterrupt``
+    leaves the stored ones for the next run."""
     from tqdm.auto import tqdm
-
-    from dgm_staff.grade_class import grade_submission
 
     replies, todo = {}, []
     for task in tasks:

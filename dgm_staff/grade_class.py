@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dgm.runtime import environ, repo_root
-from dgm_staff import class_records, course_folder, mistakes
+from dgm_staff import class_records, cluster, course_folder, mistakes
 
 
 @dataclass
@@ -382,15 +382,14 @@ def grade_class(submissions: Path, out: Path, workers: int = 2,
     a notebook that trains networks asks of a worker, where any worker offers it. ``lms``
     (``canvas`` or ``moodle``) also writes the LMS's import file (:func:`dgm_staff.lms.export`).
     """
-    from dgm_staff import cluster
-
     names = assignments or course_folder.assignments()
     out = Path(out).resolve()
     master = _fresh_course(out, names)
     enrolled = class_records.import_roster(master, roster) if roster else None
     items, ignored = find_submissions(Path(submissions), names)
     gradable = [item for item in items if item.files]
-    replies = cluster.run(_tasks(gradable, master, submissions, names, cell_timeout),
+    replies = cluster.run(grade_submission,
+                          _tasks(gradable, master, submissions, names, cell_timeout),
                           cluster.ResultStore(out / "results", restart=restart),
                           workers=workers, scheduler=scheduler, resources=resources,
                           progress=progress)
@@ -434,8 +433,6 @@ def write_report(path: Path, outcomes: list[Outcome], ignored: list[str], rows,
 
 
 def main(argv: list[str] | None = None) -> int:
-    from dgm_staff.cluster import parse_resources
-
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         epilog="Each submission's result is stored in OUT/results/ as it arrives; after an "
@@ -467,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcomes = grade_class(args.submissions, args.out, args.workers, args.only,
                                roster=args.roster, scheduler=args.scheduler,
-                               resources=parse_resources(args.resources), restart=args.restart,
+                               resources=cluster.parse_resources(args.resources),
+                               restart=args.restart,
                                lms=args.lms, lms_per_question=args.lms_per_question)
     except KeyboardInterrupt:
         stored = len(list((args.out / "results").glob("*.pkl")))

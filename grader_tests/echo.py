@@ -8,6 +8,7 @@ visible checks compare with.
 
 from __future__ import annotations
 
+import sys
 
 import sympy as sp
 import torch
@@ -139,7 +140,7 @@ def check_echo_sample(fn, level: str = "visible"):
                                 f"{a ** 2 / (1 - sv ** 2):.2f}",
                           "draw every echo x_k independently (a new random index per term and "
                           "per example)")
-    randomised.check("echo_sample", fn)
+    randomised.check("echo_sample", fn, sys.modules[__name__])
     # Inputs on another device than the CPU (a GPU): a product started as torch.ones(B, D) is
     # on the CPU.
     g = generator(8)
@@ -166,4 +167,4 @@ def check_echo_rate(fn, level: str = "visible"):
         out = require_tensor(what, call(what, fn, s_neg), (1,))
         if not close(out, torch.tensor([-torch.log(torch.tensor(0.125))])):
             raise CheckFailed(what, "is wrong (or NaN) for negative s", "take log|s|: torch.abs")
-        randomised.check("echo_rate", fn)
+        randomised.check("echo_rate", fn, sys.modules[__name__])

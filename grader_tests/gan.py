@@ -23,6 +23,7 @@ two devices count (:func:`dgm.checks.common.on_another_device`).
 from __future__ import annotations
 
 import copy
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -348,7 +349,7 @@ def check_d_loss(fn, level: str = "visible"):
                                     f"batch (as the FC GAN's minibatch-spread feature does) it "
                                     f"returned {float(out.detach()):.5f}, expected "
                                     f"{float(ref):.5f}", separately)
-    randomised.check("d_loss", fn)
+    randomised.check("d_loss", fn, sys.modules[__name__])
     # The networks and batches on another device than the CPU (a GPU): labels made with
     # torch.ones(n, 1) are on the CPU. On meta tensors first, on the stand-in where meta tensors
     # cannot run the loss (a print of loss.item()); only tensors on two devices count.
@@ -375,7 +376,7 @@ def check_g_loss(fn, level: str = "visible"):
         _same_gradient(what, g, reference, "the generator",
                        "return BCE[D(G(z)), 1] computed from the logits (nn.BCEWithLogitsLoss), "
                        "and nothing else")
-    randomised.check("g_loss", fn)
+    randomised.check("g_loss", fn, sys.modules[__name__])
     d, g, _, z = visible.loss_setup()
     on_another_device(what, fn, d, g, z, hint=LABELS_HINT)
 
@@ -426,7 +427,7 @@ def check_sample_z(fn, level: str = "visible"):
     # stand-in where meta tensors cannot run the sampler, e.g. torch.distributions.Uniform).
     hint = ("create the codes on the device asked for: pass device=device to torch.rand "
             "(torch.rand(n, zdim, device=device)); codes made on the CPU break training on a GPU")
-    randomised.check("sample_z", fn)
+    randomised.check("sample_z", fn, sys.modules[__name__])
     out = on_another_device(what, fn, 3, 5, OTHER_DEVICE, hint=hint, returns=False)
     if out is None:
         return

@@ -18,6 +18,7 @@ with :func:`reference_energy` against the straight line and :func:`reference_fin
 from __future__ import annotations
 
 import math
+import sys
 
 import torch
 
@@ -240,7 +241,7 @@ def check_path_energy(fn, level: str = "visible"):
         visible.energy_case(what, fn, g, x_a, x_b, paths["coarse"], paths["fine"],
                             paths["uneven"],
                             slip_values(g, paths["fine"], paths["exact"], x_a, x_b))
-    randomised.check("path_energy", fn)
+    randomised.check("path_energy", fn, sys.modules[__name__])
     # The generator and the path on another device than the CPU (a GPU): a sum started as
     # torch.zeros(1) is on the CPU.
     g, x_a, x_b = visible.energy_setup()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 
 import torch
 from torch import nn
@@ -233,7 +234,7 @@ def check_logpdf_diagonal_gaussian(fn, level: str = "visible"):
     var = var * torch.tensor([1e-3, 1.0, 50.0, 1e2], dtype=torch.float64)
     visible.diagnose_gaussian(what, require_tensor(what, call(what, fn, z, mu, var)), z,
                               gaussian_values(z, mu, var))
-    randomised.check("logpdf_diagonal_gaussian", fn)
+    randomised.check("logpdf_diagonal_gaussian", fn, sys.modules[__name__])
     # Inputs on another device than the CPU (a GPU): a constant made as a tensor on the CPU
     # (torch.tensor([2 * pi])) fails there.
     on_another_device(what, fn, *visible.gaussian_inputs(6, 4, 3),
@@ -275,7 +276,7 @@ def check_logpdf_bernoulli(fn, level: str = "visible"):
         raise CheckFailed(what, f"gives {float(out[0])} for x = 1 at p = 0, which must be "
                                 "<= -10 (or -inf), never NaN",
                           visible.SATURATED_BERNOULLI)
-    randomised.check("logpdf_bernoulli", fn)
+    randomised.check("logpdf_bernoulli", fn, sys.modules[__name__])
     # Inputs on another device than the CPU (a GPU): torch.ones(p.shape) - p fails there.
     on_another_device(what, fn, *visible.bernoulli_inputs(3, 4, 6),
                       hint="compute with x and p themselves (1 - p, not torch.ones(p.shape) - p); "
@@ -320,7 +321,7 @@ def check_sample_diagonal_gaussian(fn, level: str = "visible"):
     if not close(grad_var.grad, expected, atol=1e-4):
         raise CheckFailed(what, "the gradient with respect to sigma_square is wrong",
                           "scale standard normal noise by sqrt(sigma_square)")
-    randomised.check("sample_diagonal_gaussian", fn)
+    randomised.check("sample_diagonal_gaussian", fn, sys.modules[__name__])
     # Inputs on another device than the CPU (a GPU): noise drawn by torch.randn(mu.shape) is on
     # the CPU and fails there.
     on_another_device(what, fn, torch.zeros(4, 3), torch.ones(4, 3),
@@ -366,7 +367,7 @@ def check_sample_bernoulli(fn, level: str = "visible"):
         raise CheckFailed(what, f"returned dtype {x64.dtype} for float64 probabilities",
                           "always return float32 0/1 values, whatever the dtype of p: "
                           "torch.bernoulli(p).float() (or .to(torch.float32))")
-    randomised.check("sample_bernoulli", fn)
+    randomised.check("sample_bernoulli", fn, sys.modules[__name__])
     # Inputs on another device than the CPU (a GPU): torch.rand(p.shape) is on the CPU.
     on_another_device(what, fn, torch.full((3, 4), 0.5),
                       hint="draw with torch.bernoulli(p), or compare torch.rand_like(p) < p "
@@ -430,7 +431,7 @@ def check_elbo_loss(fn, level: str = "visible"):
                                 f"seed {fresh + 1})",
                           "return the batch mean (.mean()), so that the value does not depend "
                           "on the batch size")
-    randomised.check("elbo_loss", fn)
+    randomised.check("elbo_loss", fn, sys.modules[__name__])
     # Inputs on another device than the CPU (a GPU): a prior made by torch.zeros(D) or
     # torch.FloatTensor([0] * D) is on the CPU and fails there.
     iso = with_globals(fn, logpdf_diagonal_gaussian=formula_logpdf_diagonal_gaussian,
@@ -498,7 +499,7 @@ def check_interpolation_path(fn, level: str = "visible"):
         if not close(out, interpolation_ref(mu_a, mu_b, 0.2), atol=1e-5):
             raise CheckFailed(what, "rows are not alpha*mu_a + (1-alpha)*mu_b at alpha = k*step",
                               "use evenly spaced alphas 0, step, ..., 1")
-    randomised.check("interpolation_path", fn)
+    randomised.check("interpolation_path", fn, sys.modules[__name__])
     # Codes on another device than the CPU (a GPU): torch.linspace(0, 1, n) is on the CPU.
     mu_a, mu_b = visible.interpolation_inputs(0.25, 3)
     on_another_device(what, fn, mu_a, mu_b, 0.25,

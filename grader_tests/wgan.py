@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 import types
 
 import torch
@@ -182,7 +183,7 @@ def check_gradient_penalty(fn, level: str = "visible"):
     if not bool(real.requires_grad is False and fake.requires_grad is False):
         raise CheckFailed(what, "changed requires_grad of its inputs",
                           "leave real and fake unchanged; set requires_grad on x_hat")
-    randomised.check("gradient_penalty", fn)
+    randomised.check("gradient_penalty", fn, sys.modules[__name__])
     # The critic and the batches on another device than the CPU (a GPU): eps drawn by
     # torch.rand(batch, 1, 1, 1), or grad_outputs=torch.ones(scores.shape), is on the CPU.
     real, fake = (torch.rand(6, 1, 2, 2, generator=generator(seed)) for seed in (3, 4))
@@ -219,7 +220,7 @@ def check_critic_loss(fn, level: str = "visible"):
                                         "value is right",
                                   "return critic(fake).mean() - critic(real).mean() computed "
                                   "with torch operations on the scores")
-    randomised.check("critic_loss", fn)
+    randomised.check("critic_loss", fn, sys.modules[__name__])
 
 
 def check_generator_loss(fn, level: str = "visible"):
@@ -237,4 +238,4 @@ def check_generator_loss(fn, level: str = "visible"):
         visible.diagnose_generator_loss(what, out, values)
         fake.requires_grad_(True)
         visible.generator_loss_trains(what, fn, critic, fake)
-    randomised.check("generator_loss", fn)
+    randomised.check("generator_loss", fn, sys.modules[__name__])

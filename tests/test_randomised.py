@@ -32,6 +32,12 @@ def _graded_checks():
 GRADED = list(_graded_checks())
 
 
+def _staff(name: str):
+    """The staff checks module whose references the randomised check of ``name`` compares with."""
+    notebook = next(nb for nb, n, _ in GRADED if n == name)
+    return importlib.import_module(f"grader_tests.{MODULES[notebook]}")
+
+
 def test_every_graded_function_has_a_randomised_check_or_a_reason():
     names = {name for _, name, _ in GRADED}
     assert names == set(randomised.SPECS) | set(randomised.NOT_RANDOMISED)
@@ -55,7 +61,7 @@ def _reference(references, notebook, name):
 def test_the_hidden_check_alone_runs_the_randomised_layer(monkeypatch, references, notebook,
                                                           name, level):
     ran = []
-    monkeypatch.setattr(randomised, "check", lambda n, fn: ran.append(n))
+    monkeypatch.setattr(randomised, "check", lambda n, fn, staff: ran.append(n))
     check = dict(((nb, n), c) for nb, n, c in GRADED)[(notebook, name)]
     check(_reference(references, notebook, name), level=level)
     assert ran == ([name] if level == "hidden" else [])
@@ -67,7 +73,7 @@ def test_the_reference_passes_on_many_seeds(monkeypatch, references, name):
     fn = _reference(references, notebook, name)
     for seed in (1, 2, 3):
         monkeypatch.setattr(randomised, "grading_seed", lambda seed=seed: seed)
-        randomised.check(name, fn)
+        randomised.check(name, fn, _staff(name))
 
 
 # ------------------------------------------------------------------------ mistakes ------------
@@ -123,7 +129,7 @@ def interpolation_float64_alphas(mu_a, mu_b, step=0.1):
 def test_harmless_variants_pass(monkeypatch, name, fn):
     for seed in (11, 12):
         monkeypatch.setattr(randomised, "grading_seed", lambda seed=seed: seed)
-        randomised.check(name, fn)
+        randomised.check(name, fn, _staff(name))
 
 
 MISTAKES = [
@@ -139,7 +145,7 @@ def test_a_mistake_every_fixed_input_misses_fails_the_randomised_layer(monkeypat
                                                                        name, fn, match):
     check = dict(((nb, n), c) for nb, n, c in GRADED)[(notebook, name)]
     real_check = randomised.check
-    monkeypatch.setattr(randomised, "check", lambda n, f: None)
+    monkeypatch.setattr(randomised, "check", lambda n, f, staff: None)
     check(fn, level="hidden")                        # the other hidden checks miss it
     monkeypatch.setattr(randomised, "check", real_check)
     monkeypatch.setattr(randomised, "grading_seed", lambda: 12345)
@@ -153,7 +159,8 @@ def test_a_mistake_every_fixed_input_misses_fails_the_randomised_layer(monkeypat
 def test_a_disagreement_is_shrunk_to_a_simple_case(monkeypatch):
     monkeypatch.setattr(randomised, "grading_seed", lambda: 7)
     with pytest.raises(CheckFailed) as e:
-        randomised.check("echo_rate", lambda s: -torch.log(s.abs()).sum(-1) * 1.01)
+        randomised.check("echo_rate", lambda s: -torch.log(s.abs()).sum(-1) * 1.01,
+                         _staff("echo_rate"))
     # any batch and dimension show the mistake: hypothesis reports the smallest
     assert "batch 1, D 1" in str(e.value)
 
@@ -166,7 +173,7 @@ def test_a_crash_on_some_inputs_is_reported_with_the_case(monkeypatch):
 
     monkeypatch.setattr(randomised, "grading_seed", lambda: 3)
     with pytest.raises(CheckFailed) as e:
-        randomised.check("echo_rate", only_float32)
+        randomised.check("echo_rate", only_float32, _staff("echo_rate"))
     assert "dtype float64" in str(e.value)
 
 
@@ -197,5 +204,5 @@ def test_a_mistake_fails_the_randomised_layer_through_the_judge(monkeypatch, ref
 
 def test_grading_leaves_the_folder_as_it_was(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    randomised.check("echo_rate", lambda s: -torch.log(s.abs()).sum(-1))
+    randomised.check("echo_rate", lambda s: -torch.log(s.abs()).sum(-1), _staff("echo_rate"))
     assert list(tmp_path.iterdir()) == []
