@@ -31,7 +31,7 @@ from dgm_staff.course_folder import assignments, generate_release, release_dir
 from dgm_staff.example_students import EXAMPLE_NAMES, write_example_submissions
 from dgm_staff.pipeline import encrypted_kernels
 from dgm_staff.student_bundle import build_bundle
-from dgm.runtime import environ, repo_root
+from dgm.runtime import BUDGET_ENV, OUTPUT_ENV, environ, repo_root
 
 
 _STUDENT_CHECKS = re.compile(r"^from dgm\.checks import (\w+) as checks$", re.MULTILINE)
@@ -71,7 +71,7 @@ def run_notebook(path: Path, out: Path, timeout: int = 600, env: dict | None = N
 def run_solutions(workdir: Path, names: list[str]) -> list[Path]:
     """Every solution notebook at the smoke budget; executed copies and figures in ``workdir``."""
     outputs = []
-    env = {"DGM_BUDGET": "smoke", "DGM_OUTPUT": str(workdir / "figures")}
+    env = {BUDGET_ENV: "smoke", OUTPUT_ENV: str(workdir / "figures")}
     for name in names:
         for path in sorted((course_folder.solutions_dir() / name).glob("*.ipynb")):
             start = time.perf_counter()

@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dgm.runtime import environ, repo_root
+from dgm.runtime import SANDBOX_HIDE_ENV, environ, repo_root
 from dgm_staff import class_records, cluster, course_folder, mistakes
 
 
@@ -188,7 +188,7 @@ def grade_submission(task: dict) -> dict:
         for name, data in task["files"].items():
             (target / name).write_bytes(data)
         hide = [str(root)] + [p for p in task.get("hide", []) if Path(p).is_dir()]
-        env = {"DGM_SANDBOX_HIDE": os.pathsep.join(hide)}
+        env = {SANDBOX_HIDE_ENV: os.pathsep.join(hide)}
         threads = task.get("threads") or _threads_here(task.get("workers_on_host") or {})
         env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         with environ(**env), course_folder.nbgrader_submission_warnings_off():

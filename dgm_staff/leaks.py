@@ -35,6 +35,7 @@ from pathlib import Path
 import nbformat
 
 from dgm.manifest import BEGIN_SOLUTION, END_SOLUTION, NOTEBOOKS
+from dgm.runtime import OUTPUT_ENV, environ
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_STATEMENT_NODES = 18
@@ -368,19 +369,14 @@ def drop_in_answers(package: str = "dgm", solutions: Path = ROOT / "solutions") 
             with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch), \
                     contextlib.redirect_stdout(io.StringIO()), \
                     contextlib.redirect_stderr(io.StringIO()), warnings.catch_warnings(), \
-                    _no_processes():
+                    _no_processes(), environ(**{OUTPUT_ENV: scratch}):
                 warnings.simplefilter("ignore")
-                saved = dict(os.environ)
-                os.environ["DGM_OUTPUT"] = scratch
                 try:
                     check(candidate, level="hidden")
                 except BaseException as e:  # noqa: BLE001 - any failure: not an answer
                     if isinstance(e, KeyboardInterrupt):
                         raise
                     continue
-                finally:
-                    os.environ.clear()
-                    os.environ.update(saved)
             leaks.append(Leak("drop-in", f"{notebook}/{name}", qualname))
     return leaks
 

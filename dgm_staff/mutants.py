@@ -38,8 +38,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dgm.runtime import BUDGET_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
-os.environ.setdefault("DGM_BUDGET", "smoke")
+os.environ.setdefault(BUDGET_ENV, "smoke")
 
 KINDS = ("sign", "sum_mean", "detach", "off_by_one", "const_return", "nan_return", "dropped_term")
 CHECK_LIMIT_S = 20.0
