@@ -10,7 +10,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dgm_staff.course_folder import api, check_result, nbgrader_submission_warnings_off, tools_on_path
+from dgm_staff.course_folder import (api, check_result, nbgrader_submission_warnings_off,
+                                     tools_on_path)
 
 
 ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")

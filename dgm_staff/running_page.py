@@ -219,7 +219,8 @@ def stale(release: Path, solutions: Path | None = None,
 def page_preprocessor():
     """An nbgrader preprocessor class that puts the page beside each notebook nbgrader's own
     ``generate_assignment`` writes (through the writer's ``outputs``, as nbconvert writes
-    extracted files), so that a release generated outside :func:`dgm_staff.course_folder.generate_release`
+    extracted files), so that a release generated outside
+    :func:`dgm_staff.course_folder.generate_release`
     (the formgrader's *Generate*, ``nbgrader generate_assignment`` with the course's
     configuration) carries it too. nbgrader's ``--force`` rebuilds an assignment's release folder
     from ``solutions/`` alone, which holds no page."""

@@ -98,7 +98,8 @@ def _student_pyproject(text: str) -> str:
         out.append(line)
     text = "\n".join(out) + "\n"
     extra = "[project.optional-dependencies]\nlocal = [" + ", ".join(local) + "]\n\n"
-    return text.replace("[tool.setuptools.packages.find]", extra + "[tool.setuptools.packages.find]")
+    anchor = "[tool.setuptools.packages.find]"
+    return text.replace(anchor, extra + anchor)
 
 
 def build_bundle(dest: Path | None = None, release: bool = True,

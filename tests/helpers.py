@@ -114,8 +114,8 @@ def launched_chromium():
 
 def write_course_config(root: Path, arguments: str = "") -> Path:
     """``root/nbgrader_config.py`` for a course folder made by a test: the course's configuration
-    (``course_folder.nbgrader_config`` of that folder, called with ``arguments``, Python source in which
-    ``here`` is the folder), as plain ``nbgrader`` and the formgrader read it."""
+    (``course_folder.nbgrader_config`` of that folder, called with ``arguments``, Python source in
+    which ``here`` is the folder), as plain ``nbgrader`` and the formgrader read it."""
     path = Path(root) / "nbgrader_config.py"
     path.write_text(
         "import sys\n"

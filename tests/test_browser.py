@@ -97,7 +97,7 @@ def _student_root(tmp: Path) -> Path:
     release_nb = nbformat.read(ROOT / "notebooks" / NAME / f"{NAME}.ipynb", 4)
     solutions = course_folder.solution_sources(NAME)[f"{NAME}.ipynb"]
     filled = example_students.filled_submission(release_nb, {k: v for k, v in solutions.items()
-                                                   if k != "answer_b"})
+                                                             if k != "answer_b"})
     target = root / "notebooks" / NAME / f"{NAME}.ipynb"
     target.parent.mkdir(parents=True)
     nbformat.write(filled, target)

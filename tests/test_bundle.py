@@ -40,8 +40,8 @@ STAFF_ONLY = {"solutions", "grader_tests", "dgm_staff", "derivations", "tests", 
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):
-    folder, archive = student_bundle.build_bundle(tmp_path_factory.mktemp("bundle") / "student-bundle",
-                                          release=False)
+    folder, archive = student_bundle.build_bundle(
+        tmp_path_factory.mktemp("bundle") / "student-bundle", release=False)
     return folder, archive
 
 
@@ -84,8 +84,8 @@ def test_the_bundle_holds_only_student_files(bundle):
 
 
 def test_colab_links_point_at_every_notebook_of_the_repository_set(tmp_path):
-    folder, _ = student_bundle.build_bundle(tmp_path / "b", release=False,
-                                    colab_repo="https://github.com/teacher/dgm-course/tree/2026")
+    folder, _ = student_bundle.build_bundle(
+        tmp_path / "b", release=False, colab_repo="https://github.com/teacher/dgm-course/tree/2026")
     readme = (folder / "README.md").read_text()
     for path in sorted((folder / "notebooks").glob("*/*.ipynb")):
         rel = path.relative_to(folder).as_posix()
@@ -362,8 +362,9 @@ def test_notebook_01_runs_at_the_smoke_budget_with_the_bundle_installed(bundle, 
     name = "01_vae"
     work = tmp_path / "work"
     work.mkdir()
-    nb = example_students.filled_submission(nbformat.read(folder / "notebooks" / name / f"{name}.ipynb", 4),
-                                  course_folder.solution_sources(name)[f"{name}.ipynb"])
+    nb = example_students.filled_submission(
+        nbformat.read(folder / "notebooks" / name / f"{name}.ipynb", 4),
+        course_folder.solution_sources(name)[f"{name}.ipynb"])
     nb.cells.insert(0, nbformat.v4.new_code_cell(
         "import importlib.util, sys\n"
         f"assert sys.executable == {str(preinstalled)!r}, sys.executable\n"

@@ -116,7 +116,8 @@ def test_the_leak_detector_finds_what_it_looks_for():
     assert manifest.BEGIN_HIDDEN in leaks
     assert sum(x.startswith("hidden test:") for x in leaks) == len(secret["hidden test"])
     released = nbformat.read(ROOT / "notebooks" / NAME / NOTEBOOK, 4)
-    filled = example_students.filled_submission(released, course_folder.solution_sources(NAME)[NOTEBOOK])
+    filled = example_students.filled_submission(released,
+                                                course_folder.solution_sources(NAME)[NOTEBOOK])
     assert [x for x in _leaks(_sources(filled), secret) if x.startswith("solution:")]
     assert _leaks(_sources(released), secret) == []
     # on a page: highlighted code is split into spans, entities escape quotes
@@ -392,6 +393,7 @@ def test_grade_class_keeps_the_submission_time_and_a_releasable_feedback(cycle):
                 f"{student}: {name} beside grade_class's feedback is not the submission's"
     # and its feedback goes through the exchange as well (no student fetches it here)
     (cycle["base"] / "other").mkdir()
-    graded = course_folder.api(cycle["base"] / "grading" / "course", exchange=cycle["base"] / "other")
+    graded = course_folder.api(cycle["base"] / "grading" / "course",
+                               exchange=cycle["base"] / "other")
     _checked(graded.release_feedback(NAME), "release_feedback of grade_class's feedback")
     assert len(_html_files(cycle["base"] / "other")) == len(STUDENTS)

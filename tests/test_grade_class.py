@@ -26,8 +26,10 @@ def inbox(tmp_path_factory):
     release = course_folder.generate_release(folder.parent / "release_for_inbox", names=[NAME])
     released = nbformat.read(release / NAME / f"{NAME}.ipynb", 4)
     solutions = course_folder.solution_sources(NAME)[f"{NAME}.ipynb"]
-    nbformat.write(example_students.filled_submission(released, solutions), folder / f"alice_{NAME}.ipynb")
-    nbformat.write(example_students.filled_submission(released, solutions, example_students.EXAMPLE_BUGS[NAME]),
+    bugs = example_students.EXAMPLE_BUGS[NAME]
+    nbformat.write(example_students.filled_submission(released, solutions),
+                   folder / f"alice_{NAME}.ipynb")
+    nbformat.write(example_students.filled_submission(released, solutions, bugs),
                    folder / f"bob_4711_{NAME}.ipynb")
     (folder / f"carol_{NAME}.ipynb").write_text('{"cells": [ this is not json')
     (folder / "dave_notes.ipynb").write_text("{}")
@@ -76,8 +78,8 @@ def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
     # the command itself, as an instructor runs it: two workers, a roster, and nothing printed
     # that is noise
     roster = class_records.write_roster(tmp_path / "roster.csv", {"alice": ("Alice", "Liddell"),
-                                                           "bob_4711": ("Bob", "Builder"),
-                                                           "erin": ("Erin", "Early")})
+                                                                  "bob_4711": ("Bob", "Builder"),
+                                                                  "erin": ("Erin", "Early")})
     run = subprocess.run([sys.executable, "-m", "dgm_staff.grade_class", str(inbox), "--out",
                           str(tmp_path / "two"), "--workers", "2", "--only", NAME,
                           "--roster", str(roster)],
@@ -96,7 +98,8 @@ def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
                      "carol": (None, None), "erin": ("Erin", "Early")}
     assert "roster: no submission from 1: erin" in run.stdout
     assert "roster: 1 not on the roster" in run.stdout and "carol" in run.stdout
-    # what the class got wrong: bob's two mistakes (example_students.EXAMPLE_BUGS), named by their checks
+    # what the class got wrong: bob's two mistakes (example_students.EXAMPLE_BUGS), named by
+    # their checks
     with open(tmp_path / "two" / "mistakes.csv", newline="") as f:
         found = {(r["check"], r["students"], r["of"]) for r in csv.DictReader(f)}
     assert found == {("sample_diagonal_gaussian", "1", "2"), ("logpdf_bernoulli", "1", "2")}

@@ -245,7 +245,8 @@ def test_the_recipe_refuses_what_would_break_it(tmp_path, monkeypatch):
         hub.configure(Config(), tmp_path, instructors=["teacher"], students=["teacher"], **common)
     c = Config()
     hub.configure(c, tmp_path, instructors=["teacher"], students=["alice"],
-                  roster=class_records.write_roster(tmp_path / "roster.csv", {"bob": ("Bob", "B")}),
+                  roster=class_records.write_roster(tmp_path / "roster.csv",
+                                                    {"bob": ("Bob", "B")}),
                   **common)
     assert c.Authenticator.allowed_users == {"alice", "bob", "teacher"}
     assert c.Authenticator.admin_users == {"teacher"}
@@ -314,8 +315,8 @@ def test_student_and_instructor_through_a_jupyterhub(browser, tmp_path):
         release_nb = nbformat.from_dict(model["content"])
         assert manifest.BEGIN_HIDDEN not in json.dumps(model["content"]), \
             "the release a student fetches holds the hidden tests"
-        filled = example_students.filled_submission(release_nb,
-                                          course_folder.solution_sources(NAME)[f"{NAME}.ipynb"])
+        filled = example_students.filled_submission(
+            release_nb, course_folder.solution_sources(NAME)[f"{NAME}.ipynb"])
         _lab_fetch(student, STUDENT, "PUT", path, {"type": "notebook", "format": "json",
                                                    "content": filled})
         fetched.first.get_by_role("button", name="Submit").click()
@@ -372,7 +373,8 @@ def test_student_and_instructor_through_a_jupyterhub(browser, tmp_path):
         score, max_score = float(read.group(1)), float(read.group(2))
 
         # The score the student reads is the gradebook's, and the reference solution's.
-        gradebook = course_folder.api(hub.course_root(state, INSTRUCTOR)).get_submission(NAME, STUDENT)
+        gradebook = course_folder.api(hub.course_root(state, INSTRUCTOR)).get_submission(NAME,
+                                                                                     STUDENT)
         assert (score, max_score) == (pytest.approx(gradebook["score"]),
                                       pytest.approx(gradebook["max_score"])), (read.group(0),
                                                                                gradebook)

@@ -17,7 +17,7 @@ def _students(root):
 def test_import_roster_as_nbgrader_db_student_import(tmp_path):
     from nbgrader.api import Gradebook
 
-    course_folder.tools_on_path()                         # nbgrader runs alembic for a new gradebook
+    course_folder.tools_on_path()                 # nbgrader runs alembic for a new gradebook
     with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
         gb.add_student("bob")                       # already graded, no names yet
     roster = tmp_path / "roster.csv"

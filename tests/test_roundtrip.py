@@ -56,7 +56,8 @@ def points(assignment: str) -> dict[str, float]:
 
 def _tampered(name, release_nb, solutions):
     """The buggy submission, which also empties one failing test cell and deletes another."""
-    nb = example_students.filled_submission(release_nb, solutions, example_students.EXAMPLE_BUGS[name])
+    nb = example_students.filled_submission(release_nb, solutions,
+                                            example_students.EXAMPLE_BUGS[name])
     edited, deleted = sorted(BUGGY_FAILS[name])[:2]
     kept = []
     for cell in nb.cells:

@@ -19,7 +19,7 @@ def write_submission(folder: Path, student: str, name: str, kind: str = "referen
     (``"buggy"``) or the release as handed out (``"untouched"``)."""
     released = nbformat.read(course_folder.release_dir() / name / f"{name}.ipynb", 4)
     nb = example_students.example_submission(name, released, kind,
-                                   course_folder.solution_sources(name)[f"{name}.ipynb"])
+                                             course_folder.solution_sources(name)[f"{name}.ipynb"])
     path = folder / f"{student}_{name}.ipynb"
     nbformat.write(nb, path)
     return path
