@@ -43,6 +43,7 @@ import pickle
 import sys
 import time
 import types
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,10 @@ import torch
 from torch import nn
 
 MIME = "application/x-dgm-judge"
+#: The key of the execute request's metadata that carries a request to the agent.
+REQUEST_KEY = "dgm_judge_request"
+#: The comm target of the agent (kernel_agent.COMM_TARGET), through which requests go.
+COMM_TARGET = "dgm-judge"
 def _agent_source() -> str:
     """The agent's source, with the judge's own ``swap_globals`` (never the kernel's copy)."""
     from dgm.checks.common import swap_globals
@@ -160,9 +165,16 @@ class KernelChannel:
     def __init__(self, kc, timeout: float):
         self.kc, self.timeout = kc, timeout
         self.installed = False
+        self.comm_id: str | None = None       # the agent's comm, once open
 
-    async def _execute(self, code: str) -> dict | None:
-        msg_id = self.kc.execute(code, silent=False, store_history=False, allow_stdin=False)
+    async def _exchange(self, msg_type: str, content: dict, metadata: dict | None = None,
+                        shell_reply: bool = False) -> dict | str | None:
+        """Send one shell message and read its outputs until the kernel is idle again: the reply
+        (a :data:`MIME` display, or the ``reply`` of a comm message), the comm's ``ready``, an
+        error, or ``None``."""
+        msg = self.kc.session.msg(msg_type, content, metadata=metadata or {})
+        self.kc.shell_channel.send(msg)
+        msg_id = msg["header"]["msg_id"]
         deadline = time.monotonic() + self.timeout
         reply, idle = None, False
         while not idle:
@@ -178,32 +190,57 @@ class KernelChannel:
             kind = msg["msg_type"]
             if kind == "display_data" and MIME in msg["content"].get("data", {}):
                 reply = msg["content"]["data"][MIME]
+            elif kind == "comm_msg" and msg["content"].get("comm_id") == self.comm_id:
+                data = msg["content"].get("data") or {}
+                reply = data.get("reply", "ready" if data.get("ready") is True else None)
             elif kind == "error" and reply is None:
                 reply = {"__kernel_error__": (msg["content"].get("ename"),
                                               msg["content"].get("evalue"))}
             elif kind == "status" and msg["content"].get("execution_state") == "idle":
                 idle = True
-        # the shell reply, so that nbclient never reads it for a later cell
-        with contextlib.suppress(Exception):
-            while True:
-                msg = await self.kc.get_shell_msg(timeout=1)
-                if msg["parent_header"].get("msg_id") == msg_id:
-                    break
+        if shell_reply:
+            # the shell reply, so that nbclient never reads it for a later cell
+            with contextlib.suppress(Exception):
+                while True:
+                    msg = await self.kc.get_shell_msg(timeout=1)
+                    if msg["parent_header"].get("msg_id") == msg_id:
+                        break
         return reply
 
-    def execute(self, code: str):
+    def _send(self, msg_type: str, content: dict, metadata: dict | None = None,
+              shell_reply: bool = False):
         from nbclient.util import run_sync
 
-        return run_sync(self._execute)(code)
+        return run_sync(self._exchange)(msg_type, content, metadata, shell_reply)
+
+    def execute(self, code: str, metadata: dict | None = None):
+        content = {"code": code, "silent": False, "store_history": False,
+                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+        return self._send("execute_request", content, metadata, shell_reply=True)
+
+    def _install(self) -> None:
+        """The agent, then its comm; without comms in the kernel, requests go as execute
+        requests, with the payload in the message's metadata (not in the code, which IPython
+        would tokenise and compile: for a batch of images, ten times as long as the call)."""
+        self.execute(AGENT_SOURCE)
+        self.installed = True
+        comm_id = uuid.uuid4().hex
+        self.comm_id = comm_id
+        ready = self._send("comm_open", {"comm_id": comm_id, "target_name": COMM_TARGET,
+                                         "data": {}})
+        if ready != "ready":
+            self.comm_id = None
 
     def request(self, req: dict) -> dict:
         if not self.installed:
-            self.execute(AGENT_SOURCE)
-            self.installed = True
+            self._install()
         buf = io.BytesIO()
         torch.save(req, buf)
         payload = base64.b64encode(buf.getvalue()).decode()
-        raw = self.execute(f"__dgm_judge_agent__.handle({payload!r})")
+        if self.comm_id:
+            raw = self._send("comm_msg", {"comm_id": self.comm_id, "data": {"request": payload}})
+        else:
+            raw = self.execute("__dgm_judge_agent__.handle()", {REQUEST_KEY: payload})
         if raw is None:
             raise JudgeError("the kernel gave no answer (the judge's agent is gone)")
         if isinstance(raw, dict):
