@@ -55,6 +55,8 @@ MIME = "application/x-dgm-judge"
 REQUEST_KEY = "dgm_judge_request"
 #: The comm target of the agent (kernel_agent.COMM_TARGET), through which requests go.
 COMM_TARGET = "dgm-judge"
+
+
 def _agent_source() -> str:
     """The agent's source, with the judge's own ``swap_globals`` (never the kernel's copy)."""
     from dgm.checks.common import swap_globals
