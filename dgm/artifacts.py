@@ -42,7 +42,7 @@ import torch
 
 import dgm
 from dgm.generator_archive import generator_info
-from dgm.runtime import BUDGETS, budget as current_budget, output_root
+from dgm.runtime import BUDGETS, output_root
 
 #: Version of the provenance record (bump when its fields change meaning).
 PROVENANCE_FORMAT = 1
@@ -66,18 +66,26 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def provenance(notebook: str, config: Any = None, *, epochs: int | None = None,
-               device: torch.device | str | None = None, **extra: Any) -> dict:
-    """The provenance record of a file ``notebook`` saves now, at the current budget.
+def provenance(notebook: str, config: Any = None, *, budget: str | None = None,
+               epochs: int | None = None, device: torch.device | str | None = None,
+               **extra: Any) -> dict:
+    """The provenance record of a file ``notebook`` saves now.
 
-    ``config`` is the notebook's frozen dataclass of hyper-parameters; ``epochs`` defaults to its
-    ``epochs`` field."""
+    ``config`` is the notebook's frozen dataclass of hyper-parameters; ``budget`` and ``epochs``
+    default to its ``budget`` and ``epochs`` fields (the environment is not read: the notebook's
+    ``cfg`` knows the budget it runs at)."""
+    if budget is None:
+        budget = getattr(config, "budget", None)
+    if not budget:
+        raise ValueError(f"provenance({notebook!r}, ...): the run's budget is not known; pass the "
+                         "notebook's cfg (its Config has a `budget` field) or budget='full' or "
+                         "'smoke'")
     if epochs is None and config is not None:
         epochs = getattr(config, "epochs", None)
     record = {
         "format": PROVENANCE_FORMAT,
         "notebook": notebook,
-        "budget": current_budget(),
+        "budget": str(budget),
         "epochs": epochs,
         "config": _plain(config) if config is not None else None,
         "course_version": course_version(),
@@ -169,14 +177,17 @@ def why_not(record: dict | None, want: str) -> str | None:
     return None
 
 
-def choose_input(notebook: str, filename: str, *, what: str, want: str | None = None,
+def choose_input(notebook: str, filename: str, *, want: str, what: str,
                  verbose: bool = True) -> Choice:
-    """Decide whether this run may use the file ``notebook`` saved as ``filename``.
+    """Decide whether this run, at budget ``want`` (the notebook's ``cfg.budget``), may use the
+    file ``notebook`` saved as ``filename``.
 
-    Only the folder of this run's budget is looked at; a file there whose provenance names
-    another budget, or another course version, is refused. The decision (which file, made how,
-    or why none) is printed unless ``verbose`` is false."""
-    want = want or current_budget()
+    Only the folder of that budget is looked at; a file there whose provenance names another
+    budget, or another course version, is refused. The decision (which file, made how, or why
+    none) is printed unless ``verbose`` is false."""
+    if want not in BUDGETS:
+        raise ValueError(f"choose_input({notebook!r}, {filename!r}): want={want!r} is not a "
+                         f"budget; use one of {BUDGETS} (the notebook's cfg.budget)")
     path = output_root() / want / notebook / filename
     if not path.exists():
         others = [b for b in BUDGETS if b != want

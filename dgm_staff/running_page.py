@@ -87,9 +87,11 @@ def fmt(value: object) -> str:
 
 
 def budget_rows(settings: dict[str, dict[str, object]]) -> list[tuple[str, str, str]]:
-    """``(setting, full, smoke)`` for every setting the two budgets set differently."""
+    """``(setting, full, smoke)`` for every setting the two budgets set differently (the
+    ``budget`` field itself, which names the column, is not a row)."""
     full, smoke = settings["full"], settings["smoke"]
-    return [(k, fmt(full[k]), fmt(smoke[k])) for k in full if full[k] != smoke[k]]
+    return [(k, fmt(full[k]), fmt(smoke[k])) for k in full
+            if full[k] != smoke[k] and k != "budget"]
 
 
 def render(solutions: Path | None = None) -> str:

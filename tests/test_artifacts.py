@@ -19,6 +19,7 @@ from dgm.training import fit
 
 @dataclass(frozen=True)
 class Cfg:
+    budget: str = "full"
     epochs: int = 30
     lr: float = 2e-4
 
@@ -46,18 +47,18 @@ def test_each_budget_writes_to_a_folder_of_its_own(outputs, monkeypatch):
         runtime.output_dir("04_gan", "medium")
 
 
-def test_a_full_budget_generator_survives_validate(outputs, monkeypatch):
-    g = _tiny_generator()
-    path = generator_archive.save_generator(g, runtime.output_dir("04_gan") / "gnet.pt2", zdim=4,
-                                            provenance=artifacts.provenance("04_gan", Cfg()))
+def test_a_full_budget_generator_survives_validate(outputs):
+    full, smoke = Cfg(), Cfg(budget="smoke", epochs=1)       # a notebook's FULL and SMOKE
+    path = generator_archive.save_generator(
+        _tiny_generator(), runtime.output_dir("04_gan", full.budget) / "gnet.pt2", zdim=4,
+        provenance=artifacts.provenance("04_gan", full))
     before = path.read_bytes()
-    monkeypatch.setenv(runtime.AUTOGRADE_ENV, "validate")       # Validate runs the smoke budget
-    generator_archive.save_generator(_tiny_generator(),
-                                     runtime.output_dir("04_gan") / "gnet.pt2", zdim=4,
-                                     provenance=artifacts.provenance("04_gan", Cfg(epochs=1)))
+    generator_archive.save_generator(                  # Validate's run, at the smoke budget
+        _tiny_generator(), runtime.output_dir("04_gan", smoke.budget) / "gnet.pt2", zdim=4,
+        provenance=artifacts.provenance("04_gan", smoke))
     assert path.read_bytes() == before
-    monkeypatch.delenv(runtime.AUTOGRADE_ENV)
-    choice = artifacts.choose_input("04_gan", "gnet.pt2", what="generator", verbose=False)
+    choice = artifacts.choose_input("04_gan", "gnet.pt2", want=full.budget, what="generator",
+                                    verbose=False)
     assert choice.path == path and choice.provenance["epochs"] == 30
     assert "full budget, 30 epochs" in choice.message
 
@@ -66,23 +67,23 @@ def test_a_full_budget_generator_survives_validate(outputs, monkeypatch):
 def test_a_smoke_budget_file_is_refused_in_a_full_budget_run(outputs, capsys):
     # e.g. copied by hand, or saved by an older version that shared one folder
     folder = outputs / "full" / "02_beta_vae"
-    record = dict(artifacts.provenance("02_beta_vae", Cfg(epochs=1)), budget="smoke")
+    record = artifacts.provenance("02_beta_vae", Cfg(budget="smoke", epochs=1))
     save_points([RDPoint("beta-VAE", 1.0, 10.0, 18.0)], folder / "rd_points.json", record)
-    choice = artifacts.choose_input("02_beta_vae", "rd_points.json", what="beta-VAE points")
+    choice = artifacts.choose_input("02_beta_vae", "rd_points.json", want="full",
+                                    what="beta-VAE points")
     assert not choice.found
     printed = capsys.readouterr().out
     assert "made at the smoke budget (1 epochs)" in printed and "full-budget run" in printed
     assert "re-run notebook 02_beta_vae at the full budget" in printed
 
 
-def test_only_a_validate_run_saved_one_so_the_course_copy_is_used(outputs, monkeypatch):
-    monkeypatch.setenv(runtime.BUDGET_ENV, "smoke")
+def test_only_a_validate_run_saved_one_so_the_course_copy_is_used(outputs):
+    smoke = Cfg(budget="smoke", epochs=1)
     save_points([RDPoint("beta-VAE", 1.0, 10.0, 18.0)],
-                runtime.output_dir("02_beta_vae") / "rd_points.json",
-                artifacts.provenance("02_beta_vae", Cfg(epochs=1)))
-    monkeypatch.setenv(runtime.BUDGET_ENV, "full")
-    choice = artifacts.choose_input("02_beta_vae", "rd_points.json", what="beta-VAE points",
-                                    verbose=False)
+                runtime.output_dir("02_beta_vae", smoke.budget) / "rd_points.json",
+                artifacts.provenance("02_beta_vae", smoke))
+    choice = artifacts.choose_input("02_beta_vae", "rd_points.json", want="full",
+                                    what="beta-VAE points", verbose=False)
     assert not choice.found
     assert "has not saved one at the full budget" in choice.message
     assert "one from a smoke-budget run, e.g. Validate" in choice.message
@@ -102,7 +103,7 @@ def test_a_stale_file_is_refused_with_the_reason(outputs, change, reason):
                                      "distortion": 2.0}]))
     else:
         save_points([RDPoint("beta-VAE", 1.0, 10.0, 18.0)], path, record)
-    choice = artifacts.choose_input("02_beta_vae", "rd_points.json", what="points",
+    choice = artifacts.choose_input("02_beta_vae", "rd_points.json", want="full", what="points",
                                     verbose=False)
     assert not choice.found and reason in choice.message
     assert load_points(path)                       # the file itself is left as it was
@@ -110,7 +111,8 @@ def test_a_stale_file_is_refused_with_the_reason(outputs, change, reason):
 
 def test_a_corrupt_generator_is_refused_and_the_course_generator_used(outputs):
     (runtime.output_dir("04_gan") / "gnet.pt2").write_bytes(b"half a file")
-    choice = artifacts.choose_input("04_gan", "gnet.pt2", what="generator", verbose=False)
+    choice = artifacts.choose_input("04_gan", "gnet.pt2", want="full", what="generator",
+                                    verbose=False)
     assert not choice.found and "cannot be read" in choice.message
     if not generator_archive.FALLBACK_GENERATOR.exists():
         pytest.skip("the course's generator is not trained in this checkout")
@@ -118,10 +120,38 @@ def test_a_corrupt_generator_is_refused_and_the_course_generator_used(outputs):
     assert "the course's generator" in source and info["zdim"] == 64
 
 
+def test_the_budget_is_the_notebooks_value_not_the_environments(outputs, monkeypatch):
+    monkeypatch.setenv(runtime.BUDGET_ENV, "smoke")   # e.g. a Jupyter started with DGM_BUDGET
+    assert artifacts.provenance("04_gan", Cfg())["budget"] == "full"
+    assert artifacts.provenance("04_gan", None, budget="smoke")["budget"] == "smoke"
+    with pytest.raises(ValueError, match="budget is not known; pass the notebook's cfg"):
+        artifacts.provenance("04_gan", {"epochs": 3})
+    with pytest.raises(ValueError, match=r"want='medium' is not a budget; use one of"):
+        artifacts.choose_input("04_gan", "gnet.pt2", want="medium", what="generator")
+
+
+def test_every_notebook_passes_its_cfg_budget():
+    """Each set-up cell gives FULL and SMOKE their budget, and every cell that saves or reads a
+    file from another notebook, or picks the output folder, passes it on."""
+    import nbformat
+
+    from dgm.manifest import NOTEBOOKS
+    from dgm_staff.running_page import budgets_of, setup_source
+
+    for nb in NOTEBOOKS:
+        path = runtime.repo_root() / "solutions" / nb.id / nb.file
+        settings = budgets_of(setup_source(path), nb.id)
+        assert (settings["full"]["budget"], settings["smoke"]["budget"]) == ("full", "smoke"), \
+            nb.id
+        code = "\n".join(c.source for c in nbformat.read(path, 4).cells if c.cell_type == "code")
+        assert f'output_dir("{nb.id}", cfg.budget)' in code, nb.id
+        assert code.count("choose_input(") == code.count("want=cfg.budget"), nb.id
+
+
 def test_provenance_names_budget_epochs_config_version_and_date(outputs):
     record = artifacts.provenance("04_gan", Cfg(), device="cpu")
     assert record["budget"] == "full" and record["epochs"] == 30
-    assert record["config"] == {"epochs": 30, "lr": 2e-4}
+    assert record["config"] == {"budget": "full", "epochs": 30, "lr": 2e-4}
     assert record["course_version"] == dgm.__version__ and record["created"][:4].isdigit()
     path = generator_archive.save_generator(_tiny_generator(), outputs / "g.pt2", zdim=4,
                                             provenance=record)

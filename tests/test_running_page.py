@@ -177,7 +177,9 @@ def test_the_page_states_each_budget_as_the_set_up_cells_define_it():
         full, smoke = settings["full"], settings["smoke"]
         stated = tables[nb.id]
         assert stated, f"{nb.id}: the page states no budget"
-        for key in full:
+        assert (full["budget"], smoke["budget"]) == ("full", "smoke"), nb.id
+        assert "budget" not in stated, nb.id       # the columns name it; it is not a setting row
+        for key in full.keys() - {"budget"}:
             if full[key] != smoke[key]:
                 assert stated.get(key) == (running_page.fmt(full[key]),
                                            running_page.fmt(smoke[key])), (nb.id, key)
@@ -200,8 +202,8 @@ def _solutions_with(tmp_path: Path, nb_id: str, old: str, new: str) -> Path:
 def test_a_changed_budget_makes_the_page_out_of_date(tmp_path):
     """A notebook whose smoke budget trains 3 epochs instead of 2: the committed page is stale,
     and its table no longer states the budget."""
-    solutions = _solutions_with(tmp_path, "01_vae", "SMOKE = Config(epochs=2,",
-                                "SMOKE = Config(epochs=3,")
+    solutions = _solutions_with(tmp_path, "01_vae", 'SMOKE = Config(budget="smoke", epochs=2,',
+                                'SMOKE = Config(budget="smoke", epochs=3,')
     why = running_page.stale(RELEASE, solutions)
     assert why and "out of date" in why and "course release" in why
     for nb in NOTEBOOKS:         # every assignment's copy is stale, not only 01's

@@ -325,8 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         from dgm.artifacts import provenance, write_json
         table = stability(args.seeds, args.epochs, args.n_eval, args.train_subset)
         if args.json:
-            record = provenance("05_wgan", None)
-            record.update(budget="stability", epochs=args.epochs)
+            record = provenance("05_wgan", None, budget="stability", epochs=args.epochs)
             write_json(args.json, table, record)
         return 0
     if args.which == "notebook-fc":
