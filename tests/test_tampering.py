@@ -2,9 +2,12 @@
 
 Unit tests of the review scan (every attack reported; no solution or ordinary code reported), of
 the output limits and of the no-partial-credit rule, then one graded course with a crafted
-submission per case: each attack is added to the *buggy* submission, so it gains nothing exactly
-when its score equals the buggy one; each ordinary habit is added to the reference submission and
-must keep full marks. Expected scores come from the points of the test cells, never from a run.
+submission per attack: each attack is added to the *buggy* submission, so it gains nothing exactly
+when its score equals the buggy one. The ordinary habits and the harmless oddities (a cell pasted
+twice, another kernel's name) go together into one copy of the reference submission, which must
+keep full marks: each of them alone would cost a grading of its own, and none of them can make up
+for another's lost points. Expected scores come from the points of the test cells, never from a
+run.
 """
 
 from __future__ import annotations
@@ -187,6 +190,43 @@ HABITS = {
 }
 
 
+def _pasted_twice(nb, grade_id="logpdf_bernoulli"):
+    """A solution cell pasted twice, with the same ids."""
+    nb = nbformat.from_dict(nb)
+    index = next(i for i, c in enumerate(nb.cells)
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    nb.cells.insert(index + 1, nbformat.from_dict(nb.cells[index]))
+    return nb
+
+
+def _everyday(reference):
+    """The reference submission with every ordinary habit (:data:`HABITS`) in one of its solution
+    cells, a cell the student added, a solution cell pasted twice and another kernel's name.
+    Should it lose a point, grade each of these alone (``_one_oddity``) to see which one did."""
+    nb = _insert_after(reference, "sample_diagonal_gaussian", "\n\n".join(HABITS.values()))
+    for oddity in ODDITIES:
+        nb = _one_oddity(nb, oddity)
+    return nb
+
+
+#: What a student may do besides the habits, none of which may cost a point.
+ODDITIES = ("extra_cell", "duplicates_a_cell", "wrong_kernel")
+
+
+def _one_oddity(nb, oddity):
+    nb = nbformat.from_dict(nb)
+    if oddity == "extra_cell":
+        nb.cells.insert(3, nbformat.v4.new_code_cell("import numpy as np\nscratch = np.zeros(3)"))
+    elif oddity == "duplicates_a_cell":
+        nb = _pasted_twice(nb)
+    elif oddity == "wrong_kernel":
+        nb.metadata["kernelspec"] = {"name": "python3-from-home", "display_name": "Mine",
+                                     "language": "python"}
+    else:
+        raise KeyError(oddity)
+    return nb
+
+
 def _submissions(release_nb, solutions):
     reference = example_students.filled_submission(release_nb, solutions)
     buggy = example_students.filled_submission(release_nb, solutions,
@@ -194,24 +234,11 @@ def _submissions(release_nb, solutions):
     subs = {"reference": reference, "buggy": buggy}
     for name, code in PATCHES.items():
         subs[name] = _insert_after(buggy, "sample_diagonal_gaussian", code)
-    for name, code in HABITS.items():
-        subs[f"habit_{name}"] = _insert_after(reference, "sample_diagonal_gaussian", code)
-    extra = nbformat.from_dict(reference)           # an extra cell a student added
-    extra.cells.insert(3, nbformat.v4.new_code_cell("import numpy as np\nscratch = np.zeros(3)"))
-    subs["habit_extra_cell"] = extra
+    subs["everyday"] = _everyday(reference)
     subs["huge_outputs"] = _insert_after(
         reference, "sample_diagonal_gaussian",
         "from IPython.display import display\nprint('x' * 5_000_000)\n"
         "display({'image/png': 'A' * 100_000_000}, raw=True)")
-    dup = nbformat.from_dict(reference)           # a solution cell pasted twice, same ids
-    index = next(i for i, c in enumerate(dup.cells)
-                 if c.metadata.get("nbgrader", {}).get("grade_id") == "logpdf_bernoulli")
-    dup.cells.insert(index + 1, nbformat.from_dict(dup.cells[index]))
-    subs["duplicates_a_cell"] = dup
-    kernel = nbformat.from_dict(reference)
-    kernel.metadata["kernelspec"] = {"name": "python3-from-home", "display_name": "Mine",
-                                     "language": "python"}
-    subs["wrong_kernel"] = kernel
     deleted = nbformat.from_dict(reference)
     deleted.cells = [c for c in deleted.cells
                      if c.metadata.get("nbgrader", {}).get("grade_id") != "logpdf_bernoulli"]
@@ -219,11 +246,27 @@ def _submissions(release_nb, solutions):
     return subs
 
 
+def test_the_everyday_submission_holds_every_habit_and_oddity():
+    """What the graded test below relies on: each habit's code, the added cell, the pasted cell
+    and the kernel's name are all in the one submission."""
+    release_nb = nbformat.read(ROOT / "notebooks" / NAME / f"{NAME}.ipynb", 4)
+    reference = example_students.filled_submission(
+        release_nb, course_folder.solution_sources(NAME)[f"{NAME}.ipynb"])
+    nb = _everyday(reference)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert all(habit in code for habit in HABITS.values())
+    assert "scratch = np.zeros(3)" in code
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    assert ids.count("logpdf_bernoulli") == 2
+    assert nb.metadata["kernelspec"]["name"] == "python3-from-home"
+    assert len(nb.cells) == len(reference.cells) + 2
+
+
 #: The part of the notebook the hostile cases are graded on: its budget and set-up cells, then the
 #: graded functions from FIRST to LAST with their visible and hidden tests (the buggy example's
 #: two bugs, and the cell after which every case is inserted, lie in between). The written
 #: answers, the decoder and the training and figure cells come before the insertion point or after
-#: every test a case could pass, and would only make each of the 28 gradings slower.
+#: every test a case could pass, and would only make each of the 21 gradings slower.
 FIRST, LAST = "logpdf_diagonal_gaussian", "test_elbo_hidden"
 
 
@@ -276,18 +319,20 @@ def test_hostile_code_with_a_wrong_answer_gains_nothing(graded, student):
     assert rows[student].auto_score <= rows["buggy"].auto_score
 
 
-@pytest.mark.parametrize("habit", sorted(HABITS) + ["extra_cell"])
-def test_ordinary_habits_keep_every_point(graded, habit):
+def test_ordinary_habits_and_harmless_oddities_keep_every_point(graded):
     _, rows = graded
-    assert rows[f"habit_{habit}"].auto_score == rows["reference"].auto_max
+    assert rows["reference"].auto_score == rows["reference"].auto_max
+    assert rows["everyday"].auto_score == rows["reference"].auto_max, (
+        f"the reference with {', '.join([*HABITS, *ODDITIES])} lost points: grade each alone "
+        "(_insert_after / _one_oddity) to find which one")
 
 
 def test_the_review_scan_reports_patches_but_costs_no_points(graded):
     root, rows = graded
     autograded = nbformat.read(root / "autograded" / "setattr_alias" / NAME / f"{NAME}.ipynb", 4)
     assert any("setattr" in f for f in autograded.metadata.get("dgm_review", []))
-    habit = nbformat.read(root / "autograded" / "habit_os_sys_pathlib" / NAME / f"{NAME}.ipynb", 4)
-    assert habit.metadata.get("dgm_review") == []
+    everyday = nbformat.read(root / "autograded" / "everyday" / NAME / f"{NAME}.ipynb", 4)
+    assert everyday.metadata.get("dgm_review") == []      # magics, os, sys, an added cell ...
 
 
 def test_the_sandbox_hides_the_grader_files(graded):
@@ -303,10 +348,9 @@ def test_the_sandbox_hides_the_grader_files(graded):
     assert "0\n" in printed, printed   # neither the repository nor the course folder was readable
 
 
-@pytest.mark.parametrize("student", ["huge_outputs", "duplicates_a_cell", "wrong_kernel"])
-def test_graded_fairly_despite(graded, student):
+def test_graded_fairly_despite_huge_outputs(graded):
     _, rows = graded
-    assert rows[student].auto_score == rows["reference"].auto_score == rows["reference"].auto_max
+    assert rows["huge_outputs"].auto_score == rows["reference"].auto_max
 
 
 def test_huge_outputs_stay_out_of_gradebook_and_feedback(graded):
