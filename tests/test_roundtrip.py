@@ -1,7 +1,12 @@
 """The whole grading round trip in a temporary course, for every assignment:
 
-release → submissions (reference, untouched, buggy, tampered) → autograde → feedback → CSV.
+release → submissions (reference, untouched, buggy) → autograde → feedback → CSV.
 Expected scores are computed from the points in the source notebook, never copied from a run.
+
+The buggy submission also tampers with the test cells its bugs fail: it empties one and deletes
+another. Its score must be exactly the maximum less the points of the cells its bugs break, which
+fails whether a bug went unnoticed or the tampering gained a point; one grading shows both (a
+separate tampered copy cost a fourth grading of every notebook).
 """
 
 from __future__ import annotations
@@ -55,7 +60,8 @@ def points(assignment: str) -> dict[str, float]:
 
 
 def _tampered(name, release_nb, solutions):
-    """The buggy submission, which also empties one failing test cell and deletes another."""
+    """The buggy submission, which also empties one failing test cell and deletes another (the
+    grader restores the first and puts the second back)."""
     nb = example_students.filled_submission(release_nb, solutions,
                                             example_students.EXAMPLE_BUGS[name])
     edited, deleted = sorted(BUGGY_FAILS[name])[:2]
@@ -79,10 +85,8 @@ def graded(request, tmp_path_factory):
     students = example_students.write_example_submissions(root, [name])
     release_nb = nbformat.read(root / "release" / name / f"{name}.ipynb", 4)
     tampered = _tampered(name, release_nb, course_folder.solution_sources(name)[f"{name}.ipynb"])
-    target = root / "submitted" / "tampered" / name / f"{name}.ipynb"
-    target.parent.mkdir(parents=True)
-    nbformat.write(tampered, target)
-    class_records.grade_course(root, [name], students + ["tampered"])
+    nbformat.write(tampered, root / "submitted" / "buggy" / name / f"{name}.ipynb")
+    class_records.grade_course(root, [name], students)
     rows = {r.student: r for r in class_records.grade_rows(root)}
     return name, root, rows
 
@@ -97,16 +101,15 @@ def test_untouched_release_scores_zero_without_crashing(graded):
     assert rows["untouched"].auto_score == 0
 
 
-def test_buggy_loses_exactly_the_cells_its_bugs_break(graded):
-    name, _, rows = graded
+def test_buggy_loses_exactly_the_cells_its_bugs_break_and_tampering_gains_nothing(graded):
+    name, root, rows = graded
+    submitted = nbformat.read(root / "submitted" / "buggy" / name / f"{name}.ipynb", 4)
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in submitted.cells]
+    edited, deleted = sorted(BUGGY_FAILS[name])[:2]
+    assert deleted not in ids and edited in ids          # the submission did tamper
     lost = sum(points(name)[g] for g in BUGGY_FAILS[name])
     assert 0 < lost < rows["buggy"].auto_max
     assert rows["buggy"].auto_score == rows["buggy"].auto_max - lost
-
-
-def test_editing_or_deleting_test_cells_gains_nothing(graded):
-    _, _, rows = graded
-    assert rows["tampered"].auto_score == rows["buggy"].auto_score
 
 
 def test_feedback_never_shows_hidden_tests(graded):
@@ -114,7 +117,7 @@ def test_feedback_never_shows_hidden_tests(graded):
     source = nbformat.read(ROOT / "solutions" / name / f"{name}.ipynb", 4)
     secret = hidden_lines(source)
     assert secret
-    for student in ("reference", "untouched", "buggy", "tampered"):
+    for student in ("reference", "untouched", "buggy"):
         page = (root / "feedback" / student / name / f"{name}.html").read_text()
         text = html.unescape(page)
         for line in secret:
@@ -135,7 +138,7 @@ def test_csv_export(graded, tmp_path):
     path = class_records.write_csv(class_records.grade_rows(root), tmp_path / "grades.csv")
     with open(path) as f:
         rows = list(csv.DictReader(f))
-    assert {r["student"] for r in rows} == {"reference", "untouched", "buggy", "tampered"}
+    assert {r["student"] for r in rows} == {"reference", "untouched", "buggy"}
     assert all(r["assignment"] == name and float(r["max_score"]) > 0 for r in rows)
 
 
@@ -151,6 +154,6 @@ def test_graders_read_the_mark_schemes_and_students_never_do(graded):
     manual = [c for c in autograded.cells if c.cell_type == "markdown"
               and c.metadata.get("nbgrader", {}).get("grade")]
     assert manual and len(schemes) == len(manual)
-    for student in ("reference", "buggy", "tampered"):
+    for student in ("reference", "buggy"):
         page = html.unescape((root / "feedback" / student / name / f"{name}.html").read_text())
         assert "MARK SCHEME" not in page and "graders only" not in page
