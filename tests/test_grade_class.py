@@ -14,7 +14,7 @@ from nbgrader.api import Gradebook
 
 from dgm_staff import class_records, course_folder, example_students
 from dgm.runtime import repo_root
-from dgm_staff.grade_class import find_submissions, grade_class
+from dgm_staff.grade_class import find_submissions
 
 NAME = "01_vae"
 
@@ -73,10 +73,10 @@ NOISE = ["running over TCP without encryption",      # ipykernel, once per grade
 
 @pytest.mark.slow
 @pytest.mark.nbgrader
-def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
-    one = grade_class(inbox, tmp_path / "one", workers=1, assignments=[NAME], progress=False)
-    # the command itself, as an instructor runs it: two workers, a roster, and nothing printed
-    # that is noise
+def test_the_command_grades_a_class_with_two_workers_and_a_roster(inbox, tmp_path):
+    """The command as an instructor runs it: two workers, a roster, and nothing printed that is
+    noise. (That the scores do not depend on the number of workers or the engine is
+    tests/test_grade_class_cluster.py's: one embedded worker against a two-worker cluster.)"""
     roster = class_records.write_roster(tmp_path / "roster.csv", {"alice": ("Alice", "Liddell"),
                                                                   "bob_4711": ("Bob", "Builder"),
                                                                   "erin": ("Erin", "Early")})
@@ -87,10 +87,7 @@ def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     assert [line for line in output.splitlines() if any(n in line for n in NOISE)] == []
-    assert [(o.student, o.status) for o in one] == \
-        [("alice", "graded"), ("bob_4711", "graded"), ("carol", "not gradable")]
     assert "2 graded," in run.stdout and "1 not gradable" in run.stdout
-    assert _grades(tmp_path / "one") == _grades(tmp_path / "two")
     # the roster's names are in the gradebook; the report names who is missing on either side
     with Gradebook(f"sqlite:///{tmp_path / 'two' / 'course' / 'gradebook.db'}") as gb:
         names = {s.id: (s.first_name, s.last_name) for s in gb.students}
@@ -104,16 +101,14 @@ def test_same_scores_with_one_or_two_workers(inbox, tmp_path):
         found = {(r["check"], r["students"], r["of"]) for r in csv.DictReader(f)}
     assert found == {("sample_diagonal_gaussian", "1", "2"), ("logpdf_bernoulli", "1", "2")}
     assert "  sample_diagonal_gaussian: 1 of 2" in run.stdout
-    assert (tmp_path / "one" / "mistakes.csv").read_text() == \
-        (tmp_path / "two" / "mistakes.csv").read_text()
-    rows = {r["student"]: r for r in _grades(tmp_path / "one")}
-    assert float(rows["alice"]["autograded_score"]) == float(rows["alice"]["autograded_max"])
+    rows = {r["student"]: r for r in _grades(tmp_path / "two")}
+    assert float(rows["alice"]["autograded_score"]) == float(rows["alice"]["autograded_max"]) > 0
     assert 0 < float(rows["bob_4711"]["autograded_score"]) < float(rows["alice"]["autograded_score"])
     assert float(rows["carol"]["autograded_score"]) == 0
-    report = (tmp_path / "one" / "report.txt").read_text()
+    report = (tmp_path / "two" / "report.txt").read_text()
     assert "2 graded," in report and "1 not gradable" in report and "carol" in report
     for student in ("alice", "bob_4711"):
-        page = tmp_path / "one" / "course" / "feedback" / student / NAME / f"{NAME}.html"
+        page = tmp_path / "two" / "course" / "feedback" / student / NAME / f"{NAME}.html"
         assert "hidden tests ran here" in page.read_text()
 
 
