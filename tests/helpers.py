@@ -1,5 +1,6 @@
 """What many test files share: nbgrader-style cells and notebooks, a failing check, hidden lines,
-Debian's Chromium driven by Playwright, and a course folder's ``nbgrader_config.py``.
+the points of test cells and the cells the buggy example fails, Debian's Chromium driven by
+Playwright, and a course folder's ``nbgrader_config.py``.
 
 >>> nb = notebook(setup_cell("from grader_tests import vae as checks"),
 ...               solution_cell("def f():\n    return 1", "f"), test_cell("checks.check(f)", "t"))
@@ -82,6 +83,46 @@ def hidden_lines(source_nb) -> list[str]:
             elif inside and line.strip():
                 lines.append(line.strip())
     return lines
+
+
+#: Test cells the buggy example must fail (and only those): see
+#: dgm_staff.example_students.EXAMPLE_BUGS.
+BUGGY_FAILS = {
+    "01_vae": {"test_sample_gaussian_hidden", "test_logpdf_bernoulli_hidden"},
+    "02_beta_vae": {"test_loss_contract", "test_loss_hidden", "test_agg_hidden"},
+    "03_echo": {"test_sample_contract", "test_sample_hidden", "test_rate_hidden"},
+    "04_gan": {"test_d_loss_contract", "test_d_loss_hidden", "test_gnet_contract",
+               "test_gnet_hidden"},
+    "05_wgan": {"test_critic_contract", "test_critic_hidden", "test_gp_contract",
+                "test_gp_hidden"},
+    "06_inversion": {"test_invert_contract", "test_invert_hidden", "test_energy_contract",
+                     "test_energy_hidden"},
+}
+
+
+def points(notebook_or_assignment) -> dict[str, float]:
+    """Points of every autograded test cell, by grade id: of a notebook, or of the source
+    notebooks of an assignment (named by its id)."""
+    if isinstance(notebook_or_assignment, str):
+        nbs = [nbformat.read(p, 4)
+               for p in (ROOT / "solutions" / notebook_or_assignment).glob("*.ipynb")]
+    else:
+        nbs = [notebook_or_assignment]
+    out = {}
+    for nb in nbs:
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type == "code" and meta.get("grade"):
+                out[meta["grade_id"]] = float(meta["points"])
+    return out
+
+
+def buggy_score(notebook_or_assignment, assignment: str | None = None) -> float:
+    """What the buggy example of ``assignment`` must score: every point less those of the cells
+    its bugs break (computed from the points, never copied from a run)."""
+    name = assignment or notebook_or_assignment
+    marks = points(notebook_or_assignment)
+    return sum(marks.values()) - sum(marks[g] for g in BUGGY_FAILS[name])
 
 
 def chromium() -> Path:

@@ -20,24 +20,12 @@ import pytest
 
 from dgm.manifest import BEGIN_MARK_SCHEME
 from dgm_staff import class_records, course_folder, example_students
-from tests.helpers import hidden_lines
+from tests.helpers import BUGGY_FAILS, hidden_lines, points
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow, pytest.mark.nbgrader]
 
-#: Test cells the buggy example must fail (and only those), and a hint its feedback must show:
-#: see dgm_staff.example_students.EXAMPLE_BUGS.
-BUGGY_FAILS = {
-    "01_vae": {"test_sample_gaussian_hidden", "test_logpdf_bernoulli_hidden"},
-    "02_beta_vae": {"test_loss_contract", "test_loss_hidden", "test_agg_hidden"},
-    "03_echo": {"test_sample_contract", "test_sample_hidden", "test_rate_hidden"},
-    "04_gan": {"test_d_loss_contract", "test_d_loss_hidden", "test_gnet_contract",
-               "test_gnet_hidden"},
-    "05_wgan": {"test_critic_contract", "test_critic_hidden", "test_gp_contract",
-                "test_gp_hidden"},
-    "06_inversion": {"test_invert_contract", "test_invert_hidden", "test_energy_contract",
-                     "test_energy_hidden"},
-}
+#: A hint the buggy example's feedback must show (its failing cells: tests.helpers.BUGGY_FAILS).
 BUGGY_HINTS = {
     "01_vae": "sample_diagonal_gaussian: the samples have variance sigma_square^2",
     "02_beta_vae": "beta_vae_loss: the squared error is averaged over pixels",
@@ -46,17 +34,6 @@ BUGGY_HINTS = {
     "05_wgan": "critic_loss: the sign is flipped",
     "06_inversion": "invert: left gradients in the generator's parameters",
 }
-
-
-def points(assignment: str) -> dict[str, float]:
-    """Points of every autograded test cell of an assignment, by grade id."""
-    out = {}
-    for path in (ROOT / "solutions" / assignment).glob("*.ipynb"):
-        for cell in nbformat.read(path, 4).cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if cell.cell_type == "code" and meta.get("grade"):
-                out[meta["grade_id"]] = float(meta["points"])
-    return out
 
 
 def _tampered(name, release_nb, solutions):

@@ -3,7 +3,8 @@ labelled as theirs and not re-verified (:mod:`dgm_staff.student_outputs`); score
 on them, forged ones included, and nothing hidden reaches the feedback.
 
 The graded tests run the real autograde of notebook 01 at the smoke budget. Expected scores come
-from the same submission handed in without outputs, never from a copied number.
+from the points of the test cells (full marks for the reference, less the cells its bugs break for
+the buggy example), never from a copied number.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from dgm_staff import class_records, course_folder, example_students
 from dgm_staff.student_outputs import (KEY, LABEL, MAX_LINES, KeepStudentOutputs,
                                        ShowStudentOutputs, converted)
-from tests.helpers import hidden_lines
+from tests.helpers import buggy_score, hidden_lines, points
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_vae"
@@ -156,10 +157,9 @@ def graded(tmp_path_factory):
     sources = course_folder.solution_sources(NAME)[f"{NAME}.ipynb"]
     reference = example_students.filled_submission(release_nb, sources)
     buggy = example_students.example_submission(NAME, release_nb, "buggy", sources)
+    # no plain reference or buggy copy: what they score is computed from the points
     submissions = {
-        "plain": reference,
         "own_run": _with_own_outputs(_forged(reference, "forged: this test failed")),
-        "buggy": buggy,
         "buggy_forged": _with_own_outputs(_forged(buggy, FORGED_PASS)),
     }
     for student, nb in submissions.items():
@@ -209,8 +209,9 @@ def test_the_formgrader_shows_the_rerun_and_the_students_own_outputs_labelled(gr
 
 def test_outputs_handed_in_or_forged_change_no_score(graded):
     rows, _, _ = graded
-    assert rows["own_run"].auto_score == rows["plain"].auto_score == rows["plain"].auto_max
-    assert rows["buggy_forged"].auto_score == rows["buggy"].auto_score < rows["buggy"].auto_max
+    most = sum(points(NAME).values())
+    assert rows["own_run"].auto_score == rows["own_run"].auto_max == most
+    assert rows["buggy_forged"].auto_score == buggy_score(NAME) < most
 
 
 def test_the_feedback_keeps_them_and_leaks_no_hidden_test(graded):

@@ -3,11 +3,12 @@
 Unit tests of the review scan (every attack reported; no solution or ordinary code reported), of
 the output limits and of the no-partial-credit rule, then one graded course with a crafted
 submission per attack: each attack is added to the *buggy* submission, so it gains nothing exactly
-when its score equals the buggy one. The ordinary habits and the harmless oddities (a cell pasted
-twice, another kernel's name) go together into one copy of the reference submission, which must
-keep full marks: each of them alone would cost a grading of its own, and none of them can make up
-for another's lost points. Expected scores come from the points of the test cells, never from a
-run.
+when it scores no more than the buggy example must (computed from the points of the test cells its
+bugs break). The ordinary habits and the harmless oddities (a cell pasted twice, another kernel's
+name) go together into one copy of the reference submission, which must keep full marks: each of
+them alone would cost a grading of its own, and none of them can make up for another's lost points.
+Expected scores come from the points of the test cells, never from a run, so neither the reference
+nor the buggy example needs a grading of its own here.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from nbgrader import utils
 
 from dgm_staff import class_records, course_folder, example_students, review
 from dgm_staff.pipeline import LimitOutputSize, NoPartialCredit
-from tests.helpers import notebook, setup_cell, solution_cell, test_cell
+from tests.helpers import buggy_score, notebook, points, setup_cell, solution_cell, test_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_vae"
@@ -231,7 +232,7 @@ def _submissions(release_nb, solutions):
     reference = example_students.filled_submission(release_nb, solutions)
     buggy = example_students.filled_submission(release_nb, solutions,
                                                example_students.EXAMPLE_BUGS[NAME])
-    subs = {"reference": reference, "buggy": buggy}
+    subs = {}
     for name, code in PATCHES.items():
         subs[name] = _insert_after(buggy, "sample_diagonal_gaussian", code)
     subs["everyday"] = _everyday(reference)
@@ -266,7 +267,7 @@ def test_the_everyday_submission_holds_every_habit_and_oddity():
 #: graded functions from FIRST to LAST with their visible and hidden tests (the buggy example's
 #: two bugs, and the cell after which every case is inserted, lie in between). The written
 #: answers, the decoder and the training and figure cells come before the insertion point or after
-#: every test a case could pass, and would only make each of the 21 gradings slower.
+#: every test a case could pass, and would only make each of the 19 gradings slower.
 FIRST, LAST = "logpdf_diagonal_gaussian", "test_elbo_hidden"
 
 
@@ -312,17 +313,25 @@ def graded(tmp_path_factory):
     return root, {r.student: r for r in class_records.grade_rows(root)}
 
 
+def _part_points(root):
+    """The part's maximum, and what the buggy example scores on it (from the test cells' points:
+    the attacks are compared with it, not with a grading of the buggy example itself)."""
+    part = nbformat.read(root / "source" / NAME / f"{NAME}.ipynb", 4)
+    return sum(points(part).values()), buggy_score(part, NAME)
+
+
 @pytest.mark.parametrize("student", sorted(PATCHES))
 def test_hostile_code_with_a_wrong_answer_gains_nothing(graded, student):
-    _, rows = graded
-    assert 0 < rows["buggy"].auto_score < rows["buggy"].auto_max
-    assert rows[student].auto_score <= rows["buggy"].auto_score
+    root, rows = graded
+    most, buggy = _part_points(root)
+    assert 0 < buggy < most == rows[student].auto_max
+    assert rows[student].auto_score <= buggy
 
 
 def test_ordinary_habits_and_harmless_oddities_keep_every_point(graded):
-    _, rows = graded
-    assert rows["reference"].auto_score == rows["reference"].auto_max
-    assert rows["everyday"].auto_score == rows["reference"].auto_max, (
+    root, rows = graded
+    most, _ = _part_points(root)
+    assert rows["everyday"].auto_score == rows["everyday"].auto_max == most, (
         f"the reference with {', '.join([*HABITS, *ODDITIES])} lost points: grade each alone "
         "(_insert_after / _one_oddity) to find which one")
 
@@ -349,8 +358,9 @@ def test_the_sandbox_hides_the_grader_files(graded):
 
 
 def test_graded_fairly_despite_huge_outputs(graded):
-    _, rows = graded
-    assert rows["huge_outputs"].auto_score == rows["reference"].auto_max
+    root, rows = graded
+    most, _ = _part_points(root)
+    assert rows["huge_outputs"].auto_score == rows["huge_outputs"].auto_max == most
 
 
 def test_huge_outputs_stay_out_of_gradebook_and_feedback(graded):
