@@ -53,14 +53,14 @@ GRADING_FIXTURES = {"graded"}
 #: handed out first, so that no worker is still in one of them when the other runs out of work
 #: (xdist's own order, most tests first, handed these out last). The rest keep their order after.
 SLOWEST_FIRST = (
-    "tests/test_tampering.py", "tests/test_roundtrip.py[06_inversion]",
-    "tests/test_grade_class.py", "tests/test_grade_class_cluster.py",
-    "tests/test_student_outputs.py", "tests/test_roundtrip.py[04_gan]",
-    "tests/test_roundtrip.py[05_wgan]", "tests/test_roundtrip.py[01_vae]",
-    "tests/test_jupyterhub.py", "tests/test_corpus.py", "tests/test_exchange.py",
-    "tests/test_browser.py", "tests/test_robust_grading.py", "tests/test_derivations.py",
+    "tests/test_grade_class_cluster.py", "tests/test_tampering.py", "tests/test_bundle.py",
+    "tests/test_browser.py", "tests/test_exchange.py", "tests/test_roundtrip.py[06_inversion]",
+    "tests/test_roundtrip.py[04_gan]", "tests/test_checks_quiet.py", "tests/test_jupyterhub.py",
+    "tests/test_bench.py", "tests/test_derivations.py", "tests/test_roundtrip.py[05_wgan]",
+    "tests/test_corpus.py", "tests/test_grade_class.py", "tests/test_robust_grading.py",
+    "tests/test_student_outputs.py", "tests/test_roundtrip.py[01_vae]",
     "tests/test_roundtrip.py[02_beta_vae]", "tests/test_roundtrip.py[03_echo]",
-    "tests/test_bundle.py", "tests/test_grader_networks.py", "tests/test_bench.py",
+    "tests/test_grader_networks.py", "tests/test_device_checks.py", "tests/test_metrics.py",
 )
 
 
