@@ -13,15 +13,11 @@ import pytest
 
 from dgm_staff import class_records, course_folder, example_students
 from dgm_staff.pipeline import ZeroUnexecutedTests
+from tests.helpers import points
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "01_vae"
 NOISE = "a student's own progress report"
-
-
-def _test_points(nb) -> list[tuple[str, float]]:
-    return [(c.metadata["nbgrader"]["grade_id"], float(c.metadata["nbgrader"]["points"]))
-            for c in nb.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
 
 
 def _with_cell_after(nb, grade_id: str, source: str):
@@ -78,16 +74,16 @@ def graded(tmp_path_factory):
 
 def test_dead_kernel_scores_only_the_tests_that_ran(graded):
     rows, reference, _ = graded
-    points = _test_points(reference)
-    cut = [gid for gid, _ in points].index("test_logpdf_bernoulli_hidden") + 1
-    before = sum(p for _, p in points[:cut])
-    assert 0 < before < sum(p for _, p in points)
+    marks = list(points(reference).items())          # in the notebook's order
+    cut = [gid for gid, _ in marks].index("test_logpdf_bernoulli_hidden") + 1
+    before = sum(p for _, p in marks[:cut])
+    assert 0 < before < sum(p for _, p in marks)
     assert rows["dies"].auto_score == before
 
 
 def test_a_cell_that_never_ends_times_out_and_grading_goes_on(graded):
     rows, reference, _ = graded
-    assert rows["hangs"].auto_score == sum(p for _, p in _test_points(reference))
+    assert rows["hangs"].auto_score == sum(points(reference).values())
 
 
 def test_output_on_stderr_costs_no_points(graded):
