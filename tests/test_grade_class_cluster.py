@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -159,10 +160,22 @@ def _cwd(proc: psutil.Process) -> str:
         return ""
 
 
+def _without_mallory(rows: str) -> str:
+    return "".join(line for line in rows.splitlines(keepends=True) if "mallory" not in line)
+
+
 def test_interrupted_client_resumes_with_the_rest(inbox, local, cluster, tmp_path):
+    # the three who grade normally: mallory's two worker kills belong to the tests above and
+    # would only slow this one down
     address, _ = cluster
+    quiet = tmp_path / "inbox"
+    quiet.mkdir()
+    for path in inbox.iterdir():
+        if not path.name.startswith("mallory"):
+            shutil.copy2(path, quiet / path.name)
+    students = [s for s in STUDENTS if s != "mallory"]
     out = tmp_path / "out"
-    client = subprocess.Popen(_command(inbox, out, address), cwd=repo_root(),
+    client = subprocess.Popen(_command(quiet, out, address), cwd=repo_root(),
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 300
@@ -177,13 +190,13 @@ def test_interrupted_client_resumes_with_the_rest(inbox, local, cluster, tmp_pat
     assert client.returncode == 130, err[-3000:]
     assert "run the same command again" in err
     stored = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.pkl")}
-    assert 1 <= len(stored) < len(STUDENTS)
-    run = subprocess.run(_command(inbox, out, address), check=False, capture_output=True,
+    assert 1 <= len(stored) < len(students)
+    run = subprocess.run(_command(quiet, out, address), check=False, capture_output=True,
                          text=True, cwd=repo_root(), timeout=400)
     assert run.returncode == 0, (run.stdout + run.stderr)[-3000:]
-    assert f"resuming: {len(stored)} of {len(STUDENTS)} submissions already graded" in run.stdout
-    assert f"grading the other {len(STUDENTS) - len(stored)}" in run.stdout
+    assert f"resuming: {len(stored)} of {len(students)} submissions already graded" in run.stdout
+    assert f"grading the other {len(students) - len(stored)}" in run.stdout
     after = {p.name: p.stat().st_mtime_ns for p in (out / "results").glob("*.pkl")}
     assert {k: after[k] for k in stored} == stored               # not graded again
-    assert len(after) == len(STUDENTS)
-    assert _rows(out) == _rows(local[0])
+    assert len(after) == len(students)
+    assert _rows(out) == _without_mallory(_rows(local[0]))
