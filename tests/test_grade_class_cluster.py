@@ -5,6 +5,7 @@ submission that kills its worker twice is reported "kernel died"."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -99,8 +100,20 @@ def _rows(out: Path) -> str:
 
 
 def _kernels_of(worker: psutil.Process) -> list[psutil.Process]:
-    return [p for p in worker.children(recursive=True)
-            if any("ipykernel" in a or "sandbox.py" in a for a in p.cmdline())]
+    """The kernels a worker runs now; none from a process that is gone meanwhile (mallory's
+    kernel kills its worker, and kernels end)."""
+    kernels = []
+    try:
+        children = worker.children(recursive=True)
+    except psutil.Error:
+        return []
+    for proc in children:
+        try:
+            if any("ipykernel" in a or "sandbox.py" in a for a in proc.cmdline()):
+                kernels.append(proc)
+        except psutil.Error:
+            pass
+    return kernels
 
 
 def test_local_run_reports_the_worker_killer(local):
@@ -121,13 +134,18 @@ def test_cluster_same_csv_and_a_killed_worker_loses_nothing(inbox, local, cluste
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not killed:
             for nanny in workers:
-                for worker in psutil.Process(nanny.pid).children():
+                try:
+                    nanny_workers = psutil.Process(nanny.pid).children()
+                except psutil.Error:
+                    continue
+                for worker in nanny_workers:
                     kernels = [k for k in _kernels_of(worker)
-                               if "mallory" not in " ".join(k.cmdline()) + _cwd(k)]
+                               if "mallory" not in _cmdline(k) + _cwd(k)]
                     if kernels:
-                        worker.kill()                          # kill -9 mid-task
-                        killed.append(_cwd(kernels[0]))
-                        return
+                        with contextlib.suppress(psutil.Error):
+                            worker.kill()                      # kill -9 mid-task
+                            killed.append(_cwd(kernels[0]))
+                            return
             time.sleep(0.1)
 
     watcher = threading.Thread(target=kill_first_busy_worker, daemon=True)
@@ -151,6 +169,13 @@ def _mistakes(out: Path) -> list[list[str]]:
     """mistakes.csv without its ``example`` column (which quotes a seed drawn at grading time)."""
     with open(out / "mistakes.csv", newline="") as f:
         return [row[:-1] for row in csv.reader(f)]
+
+
+def _cmdline(proc: psutil.Process) -> str:
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def _cwd(proc: psutil.Process) -> str:
