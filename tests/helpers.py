@@ -1,6 +1,6 @@
 """What many test files share: nbgrader-style cells and notebooks, a failing check, hidden lines,
 the points of test cells and the cells the buggy example fails, Debian's Chromium driven by
-Playwright, and a course folder's ``nbgrader_config.py``.
+Playwright and where its screenshots go, and a course folder's ``nbgrader_config.py``.
 
 >>> nb = notebook(setup_cell("from grader_tests import vae as checks"),
 ...               solution_cell("def f():\n    return 1", "f"), test_cell("checks.check(f)", "t"))
@@ -23,6 +23,8 @@ from dgm.checks.common import CheckFailed
 SCHEMA_VERSION = 3
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
+#: Where the browser tests leave their screenshots (``build/`` is ignored by git).
+SHOTS = ROOT / "build" / "screenshots"
 
 
 def _cell(source: str, **nbgrader) -> nbformat.NotebookNode:

@@ -28,10 +28,9 @@ import pytest
 
 from dgm import lab
 from dgm_staff import class_records, course_folder, example_students, formgrader
-from tests.helpers import launched_chromium, write_course_config
+from tests.helpers import SHOTS, launched_chromium, write_course_config
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "build" / "screenshots"
 NAME = "01_vae"
 pytestmark = [pytest.mark.slow, pytest.mark.nbgrader]
 

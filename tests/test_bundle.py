@@ -29,7 +29,7 @@ import pytest
 
 from dgm.manifest import BEGIN_SOLUTION, END_SOLUTION
 from dgm_staff import course_folder, example_students, student_bundle, leaks
-from tests.test_release import hidden_lines
+from tests.helpers import hidden_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What an environment like Colab lacks, and the bundle must therefore not ask for.

@@ -23,8 +23,7 @@ import nbformat
 import pytest
 
 from dgm_staff import class_records, course_folder, example_students
-from tests.helpers import launched_chromium
-from tests.test_browser import SHOTS
+from tests.helpers import SHOTS, launched_chromium
 
 NAME = "03_echo"
 STUDENT = "reference"

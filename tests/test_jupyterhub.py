@@ -32,10 +32,9 @@ import pytest
 
 from dgm import manifest
 from dgm_staff import class_records, course_folder, example_students, hub
-from tests.helpers import launched_chromium
+from tests.helpers import SHOTS, launched_chromium
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "build" / "screenshots"
 NAME = "01_vae"
 STUDENT, INSTRUCTOR = "alice", "teacher"
 NAMES = ("Alice", "Liddell")         # the student's names on the roster the hub is given

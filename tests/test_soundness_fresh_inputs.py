@@ -19,7 +19,7 @@ from dgm.checks import common
 from grader_tests import beta_vae, echo, vae, wgan
 from dgm.checks.common import CheckFailed
 from tests import judge_harness
-from tests.test_grader_vae import fails
+from tests.helpers import fails
 
 
 def _key(*tensors) -> tuple | None:

@@ -24,7 +24,7 @@ from dgm.checks import common
 from grader_tests import gan
 from dgm.checks.common import CheckFailed
 from tests import judge_harness
-from tests.test_grader_vae import fails
+from tests.helpers import fails
 
 bce = nn.BCEWithLogitsLoss()
 

@@ -22,8 +22,7 @@ from dgm.checks import common, inversion as visible
 from grader_tests import inversion
 from dgm.checks.common import CheckFailed
 from tests import judge_harness
-from tests.test_grader_vae import fails
-
+from tests.helpers import fails
 
 
 def _seed(monkeypatch, seed):
@@ -43,6 +42,16 @@ def detour(amplitude):
         normal = torch.stack([d[1], -d[0]]) / d.norm()
         return z_A + t * d + amplitude * torch.sin(math.pi * t) * normal
     return find_path
+
+
+def side_away_from_the_bump(generator, z_A, z_B):
+    """+1 for the right of the direction from z_A to z_B, -1 for the left: the side where the
+    generator's last pixel is lower, probed once, 0.2 from the middle of the line."""
+    d = z_B - z_A
+    normal = torch.stack([d[1], -d[0]]) / d.norm()
+    mid = (z_A + z_B) / 2
+    probe = generator(torch.stack([mid + 0.2 * normal, mid - 0.2 * normal])).flatten(1)
+    return 1.0 if float(probe[0, -1]) < float(probe[1, -1]) else -1.0
 
 
 @pytest.mark.parametrize("amplitude", [0.15, 0.3, 0.5])
@@ -74,11 +83,7 @@ def test_a_detour_on_the_side_away_from_the_bump_fails_without_a_bump(monkeypatc
     """The side chosen by probing the generator once (the bump's side), amplitude fixed: right
     for bumps, but not the shortest path where there is no bump."""
     def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
-        d = z_B - z_A
-        normal = torch.stack([d[1], -d[0]]) / d.norm()
-        mid = (z_A + z_B) / 2
-        probe = generator(torch.stack([mid + 0.2 * normal, mid - 0.2 * normal])).flatten(1)
-        side = 1.0 if float(probe[0, -1]) < float(probe[1, -1]) else -1.0
+        side = side_away_from_the_bump(generator, z_A, z_B)
         return detour(0.3 * side)(generator, z_A, z_B, x_A, x_B, n_points)
 
     inversion.check_find_path(find_path, level="visible")
@@ -95,11 +100,7 @@ def test_a_path_that_barely_avoids_the_bump_fails(monkeypatch, inversion_referen
     def find_path(generator, z_A, z_B, x_A, x_B, n_points=16, steps=300, lr=0.02):
         if torch.equal(torch.stack([z_A, z_B]), torch.tensor([[-1.0, 0.0], [1.0, 0.0]])):
             return own(generator, z_A, z_B, x_A, x_B, n_points, steps, lr)
-        d = z_B - z_A
-        normal = torch.stack([d[1], -d[0]]) / d.norm()
-        mid = (z_A + z_B) / 2
-        probe = generator(torch.stack([mid + 0.2 * normal, mid - 0.2 * normal])).flatten(1)
-        side = 1.0 if float(probe[0, -1]) < float(probe[1, -1]) else -1.0
+        side = side_away_from_the_bump(generator, z_A, z_B)
         return detour(0.03 * side)(generator, z_A, z_B, x_A, x_B, n_points)
 
     inversion.check_find_path(find_path, level="visible")
