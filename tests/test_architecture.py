@@ -1,6 +1,7 @@
 """The import graph of the course's code, read from the source with :mod:`ast`
 (:mod:`dgm_staff.architecture`): no import cycle, imports pointing down the floors only, a student
-package that imports no staff code, and the README's drawing of the graph up to date.
+package that imports no staff code, the README's drawing of the graph up to date, and test files
+that share code through ``tests.helpers`` only.
 
 Every import counts, one deferred into a function as much as one at the top of a module: a deferred
 import hides a cycle from Python, not from a reader who has to understand one module before the
@@ -9,6 +10,7 @@ other.
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -128,3 +130,27 @@ def test_check_option_says_whether_the_readme_is_up_to_date(tmp_path, capsys):
     assert "out of date; run python -m dgm_staff.architecture" in capsys.readouterr().err
     assert architecture.main(["--readme", str(readme)]) == 0
     assert architecture.main(["--readme", str(readme), "--check"]) == 0
+
+
+def _test_modules_imported(source: str) -> set[str]:
+    """The ``tests.test_*`` modules a test file imports (shared code belongs in tests.helpers)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+        found |= {n for n in names if n.startswith("tests.test_")}
+    return found
+
+
+def test_test_files_share_code_through_the_helpers_module_only():
+    wrong = {p.name: sorted(_test_modules_imported(p.read_text()))
+             for p in sorted((ROOT / "tests").glob("*.py"))
+             if _test_modules_imported(p.read_text())}
+    assert not wrong, (f"test files that import another test file: {wrong}; move what they share "
+                       "to tests/helpers.py")
+
+
+def test_an_import_from_another_test_file_is_found():
+    source = "import os\nfrom tests.helpers import fails\nfrom tests.test_release import x\n" \
+             "def f():\n    import tests.test_browser\n"
+    assert _test_modules_imported(source) == {"tests.test_release", "tests.test_browser"}
