@@ -102,18 +102,11 @@ def _rows(out: Path) -> str:
 def _kernels_of(worker: psutil.Process) -> list[psutil.Process]:
     """The kernels a worker runs now; none from a process that is gone meanwhile (mallory's
     kernel kills its worker, and kernels end)."""
-    kernels = []
     try:
         children = worker.children(recursive=True)
     except psutil.Error:
         return []
-    for proc in children:
-        try:
-            if any("ipykernel" in a or "sandbox.py" in a for a in proc.cmdline()):
-                kernels.append(proc)
-        except psutil.Error:
-            pass
-    return kernels
+    return [p for p in children if "ipykernel" in _cmdline(p) or "sandbox.py" in _cmdline(p)]
 
 
 def test_local_run_reports_the_worker_killer(local):
